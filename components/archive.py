@@ -1,0 +1,249 @@
+"""The archive: a customer-managed KMS key and the versioned, private, lifecycle-managed bucket.
+
+The key and the bucket are ``protect=True``: no ``pulumi destroy`` can take the archive (see
+docs/DEPLOY.md for tearing down on purpose). The key also encrypts the alerts topic, so its policy
+lets CloudWatch alarms (in this account) use it to publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from cloudsync_defs.lifecycle import LifecyclePolicy, lifecycle_rules
+
+from .naming import Naming
+
+
+@dataclass
+class ArchiveStorageArgs:
+    naming: Naming
+    lifecycle: Mapping[str, LifecyclePolicy]  # archive prefix -> policy
+    writer_role_arns: Sequence[str]  # the only principals that may put objects
+    tags: Mapping[str, str]
+
+
+def pulumi_rules(
+    rules: Sequence[Mapping[str, Any]],
+) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    """S3 API ``Rules`` (cloudsync_defs.lifecycle) as BucketLifecycleConfiguration rule args."""
+    s3 = aws.s3
+    converted: list[aws.s3.BucketLifecycleConfigurationRuleArgs] = []
+    for rule in rules:
+        expiration = rule.get("NoncurrentVersionExpiration")
+        converted.append(
+            s3.BucketLifecycleConfigurationRuleArgs(
+                id=rule["ID"],
+                status=rule["Status"],
+                filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=rule["Filter"]["Prefix"]),
+                abort_incomplete_multipart_upload=(
+                    s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=rule["AbortIncompleteMultipartUpload"][
+                            "DaysAfterInitiation"
+                        ]
+                    )
+                ),
+                transitions=[
+                    s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                        days=t["Days"], storage_class=t["StorageClass"]
+                    )
+                    for t in rule.get("Transitions", [])
+                ] or None,
+                noncurrent_version_transitions=[
+                    s3.BucketLifecycleConfigurationRuleNoncurrentVersionTransitionArgs(
+                        noncurrent_days=t["NoncurrentDays"], storage_class=t["StorageClass"]
+                    )
+                    for t in rule.get("NoncurrentVersionTransitions", [])
+                ] or None,
+                noncurrent_version_expiration=(
+                    s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=expiration["NoncurrentDays"]
+                    )
+                    if expiration else None
+                ),
+            )
+        )
+    return converted
+
+
+class ArchiveStorage(pulumi.ComponentResource):
+    key: aws.kms.Key
+    bucket: aws.s3.Bucket
+
+    def __init__(
+        self, name: str, args: ArchiveStorageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cloudsync:index:ArchiveStorage", name, None, opts)
+        naming = args.naming
+        root = f"arn:{naming.partition}:iam::{naming.account}:root"
+        prefixes = list(args.lifecycle)
+        rules = lifecycle_rules(args.lifecycle, prefixes)  # validated again, fails at preview
+        tags = dict(args.tags)
+
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"cloudsync {naming.stack}: archive objects and alert messages",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            # The default key policy: IAM policies of this account decide.
+                            "Sid": "AccountIamPolicies",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": root},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        },
+                        {
+                            "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            "Resource": "*",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": naming.account}},
+                        },
+                    ],
+                }
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        self.key_alias = aws.kms.Alias(
+            f"{name}-key-alias",
+            name=f"alias/{naming.name('archive')}",
+            target_key_id=self.key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket=naming.bucket_name,
+            force_destroy=False,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        child = pulumi.ResourceOptions(parent=self)
+        self.public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=self.bucket.bucket,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        self.ownership = aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=self.bucket.bucket,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        self.versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=self.bucket.bucket,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        )
+        self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=self.bucket.bucket,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": self.key.arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
+        self.lifecycle = aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=self.bucket.bucket,
+            rules=pulumi_rules(rules),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning]),
+        )
+        self.policy = aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=self.bucket.bucket,
+            policy=self._bucket_policy(prefixes, args.writer_role_arns),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]),
+        )
+
+        self.bucket_name: pulumi.Output[str] = self.bucket.bucket
+        self.bucket_arn: pulumi.Output[str] = self.bucket.arn
+        self.key_arn: pulumi.Output[str] = self.key.arn
+        self.register_outputs(
+            {"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn,
+             "key_arn": self.key_arn}
+        )
+
+    def _bucket_policy(
+        self, prefixes: Sequence[str], writers: Sequence[str]
+    ) -> pulumi.Output[str]:
+        bucket = self.bucket.arn
+        objects = pulumi.Output.concat(bucket, "/*")
+        return pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [bucket, objects],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                    {
+                        "Sid": "DenyPutsNotEncryptedWithKms",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": objects,
+                        "Condition": {
+                            "StringNotEqualsIfExists": {
+                                "s3:x-amz-server-side-encryption": "aws:kms"
+                            }
+                        },
+                    },
+                    {
+                        "Sid": "DenyPutsWithAnotherKey",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": objects,
+                        "Condition": {
+                            "ArnNotEqualsIfExists": {
+                                "s3:x-amz-server-side-encryption-aws-kms-key-id": self.key.arn
+                            }
+                        },
+                    },
+                    {
+                        "Sid": "DenyWritesOutsideArchivePrefixes",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": ["s3:PutObject", "s3:PutObjectTagging"],
+                        "NotResource": [
+                            pulumi.Output.concat(bucket, "/", p, "*") for p in prefixes
+                        ],
+                    },
+                    {
+                        "Sid": "DenyWritesByAnyoneButTheTransferRoles",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": ["s3:PutObject", "s3:PutObjectTagging"],
+                        "Resource": objects,
+                        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": list(writers)}},
+                    },
+                ],
+            }
+        )

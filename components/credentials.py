@@ -1,0 +1,42 @@
+"""The credentials secret. Pulumi creates the secret and never its value.
+
+The user stores the login with ``cloudsync login`` (a SecretVersion made outside Pulumi), so no
+token or password ever passes through stack config, state or a resource input. Rotation (the
+seed's 30 days) is attached by the functions component, which owns the ``rotate`` function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from .naming import Naming
+
+
+@dataclass
+class CredentialsSecretArgs:
+    naming: Naming
+    tags: Mapping[str, str]
+
+
+class CredentialsSecret(pulumi.ComponentResource):
+    secret: aws.secretsmanager.Secret
+
+    def __init__(
+        self, name: str, args: CredentialsSecretArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cloudsync:index:CredentialsSecret", name, None, opts)
+        self.secret = aws.secretsmanager.Secret(
+            f"{name}-secret",
+            name=f"cloudsync/{args.naming.stack}/credentials",
+            description="GoPro login tokens for cloudsync; set with `cloudsync login`",
+            recovery_window_in_days=7,
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.secret_arn: pulumi.Output[str] = self.secret.arn
+        self.secret_name: pulumi.Output[str] = self.secret.name
+        self.register_outputs({"secret_arn": self.secret_arn, "secret_name": self.secret_name})

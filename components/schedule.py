@@ -1,0 +1,77 @@
+"""The nightly run: an EventBridge Scheduler schedule invoking the lister, retries and a DLQ."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import pulumi
+import pulumi_aws as aws
+
+from . import iam
+from .naming import Naming
+
+RETRIES: Final = 2
+MAX_EVENT_AGE_S: Final = 3600
+
+
+@dataclass
+class NightlyScheduleArgs:
+    naming: Naming
+    cron: str
+    timezone: str
+    target_function_arn: pulumi.Input[str]
+    dead_letter_queue_arn: pulumi.Input[str]
+    tags: Mapping[str, str]
+
+
+class NightlySchedule(pulumi.ComponentResource):
+    schedule: aws.scheduler.Schedule
+
+    def __init__(
+        self, name: str, args: NightlyScheduleArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cloudsync:index:NightlySchedule", name, None, opts)
+        naming = args.naming
+        child = pulumi.ResourceOptions(parent=self)
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            name=naming.name("schedule"),
+            description=f"cloudsync {naming.stack}: the nightly schedule",
+            assume_role_policy=iam.trust("scheduler.amazonaws.com", naming.account),
+            tags=dict(args.tags),
+            opts=child,
+        )
+        self.role_policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            name="least-privilege",
+            role=self.role.id,
+            policy=iam.document(
+                [iam.invoke([args.target_function_arn]), iam.queue_send(args.dead_letter_queue_arn)]
+            ),
+            opts=child,
+        )
+        self.schedule = aws.scheduler.Schedule(
+            f"{name}-schedule",
+            name=naming.name("nightly"),
+            description="cloudsync: list the library and queue what is new",
+            schedule_expression=args.cron,
+            schedule_expression_timezone=args.timezone,
+            flexible_time_window={"mode": "OFF"},
+            state="ENABLED",
+            target={
+                "arn": args.target_function_arn,
+                "role_arn": self.role.arn,
+                "input": json.dumps({"source": "schedule"}),
+                "retry_policy": {
+                    "maximum_retry_attempts": RETRIES,
+                    "maximum_event_age_in_seconds": MAX_EVENT_AGE_S,
+                },
+                "dead_letter_config": {"arn": args.dead_letter_queue_arn},
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
+        )
+        self.schedule_arn: pulumi.Output[str] = self.schedule.arn
+        self.register_outputs({"schedule_arn": self.schedule_arn})

@@ -1,0 +1,122 @@
+"""One typed error tree for everything cloudsync does.
+
+The class names are the workflow's Retry/Catch vocabulary: a Lambda error's ``errorType`` is
+the class name, so ``Retry.ErrorEquals: ["TransientError", ...]`` in the ASL matches these.
+The ASL can only match names, not the hierarchy, so the workflow lists every transient class
+(``transient_error_names()``) and a test keeps the two in step.
+
+Messages never contain secrets: adapters build them from status codes, request ids and URLs
+with their query strings removed (see ``redact_url``).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact_url(url: str) -> str:
+    """The URL without query string or fragment: pre-signed links carry their signature there."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class CloudSyncError(Exception):
+    """Base of every error cloudsync raises on purpose."""
+
+
+# --- transient: the same call may succeed later -------------------------------------------
+
+
+class TransientError(CloudSyncError):
+    """Network trouble, 5xx, throttling: retry with backoff."""
+
+
+class RateLimitedError(TransientError):
+    """The source answered 429; ``retry_after`` is what it asked us to wait, in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SourceLinkExpiredError(TransientError):
+    """A pre-signed CDN link was refused (403): fetch a fresh download answer and retry."""
+
+
+class LeaseLostError(CloudSyncError):
+    """Another execution owns this medium now; this one stops quietly without writing."""
+
+
+# --- permanent: retrying the same call cannot help ----------------------------------------
+
+
+class PermanentError(CloudSyncError):
+    """Retrying will not help; the medium is marked FAILED with this error's type."""
+
+
+class ConfigurationError(PermanentError):
+    """A setting is missing or invalid."""
+
+
+class AuthError(PermanentError):
+    """The source refused our credentials."""
+
+
+class CredentialsMissingError(AuthError):
+    """No credentials are stored yet: run ``cloudsync login``."""
+
+
+class ReauthenticationRequiredError(AuthError):
+    """The stored token expired or was revoked and cannot be renewed: a person must log in."""
+
+
+class DeletedAtSourceError(PermanentError):
+    """The medium is gone at the source (404): terminal, not a failure of ours."""
+
+
+class InvalidMediaError(PermanentError):
+    """The source described a medium we cannot archive safely (bad id, size, names...)."""
+
+
+class SourceRequestError(PermanentError):
+    """The source answered a request with an unexpected 4xx."""
+
+
+class SizeMismatchError(PermanentError):
+    """The bytes archived are not as many as the source said."""
+
+    def __init__(self, what: str, expected: int, actual: int) -> None:
+        super().__init__(f"{what}: expected {expected} bytes, got {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+class ChecksumMismatchError(PermanentError):
+    """A stored checksum differs from the one computed from the bytes read at the source."""
+
+
+class ArchiveConflictError(PermanentError):
+    """The archive already holds different content under this key; nothing was overwritten."""
+
+
+class TransferStalledError(PermanentError):
+    """A whole execution moved no bytes: stop; the next run retries within the retry budget."""
+
+
+class StorageError(PermanentError):
+    """S3 or DynamoDB refused a request for a reason retrying cannot fix (access, validation)."""
+
+
+class UnknownProviderError(PermanentError):
+    """No provider is registered under this name."""
+
+
+def transient_error_names() -> list[str]:
+    """Every transient class name, for the workflow's Retry lists."""
+    names: list[str] = []
+    pending: list[type[CloudSyncError]] = [TransientError]
+    while pending:
+        cls = pending.pop()
+        names.append(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return sorted(names)

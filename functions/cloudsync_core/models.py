@@ -1,0 +1,49 @@
+"""The few value types every layer shares. Providers produce them; nothing here does I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """One medium as the source lists it. Identity is (provider, media_id), never the filename."""
+
+    provider: str
+    media_id: str
+    filename: str | None
+    media_type: str | None
+    captured_at: datetime | None
+    created_at: datetime | None
+    file_size: int | None  # the source's estimate over all files; the download is the truth
+    item_count: int | None = None
+    ready: bool = True
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One original file of a medium, with a short-lived link to its bytes.
+
+    ``url`` is a pre-signed link: treat it as a secret (never log it, never put it in a
+    workflow payload). ``file_id`` is stable across fresh download answers, so a later
+    invocation can find the same original again.
+    """
+
+    file_id: str  # e.g. "source-1", "frame-0007", "raw_photo-1"
+    item_number: int
+    label: str
+    filename: str  # the original name as the source gives it (unsafe; see keys.safe_name)
+    url: str = field(repr=False)
+    head_url: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """What the lister asks the source for."""
+
+    media_types: tuple[str, ...] = ()
+    processing_states: tuple[str, ...] = ("ready",)
+    captured_after: datetime | None = None
+    captured_before: datetime | None = None
+    max_items: int | None = None

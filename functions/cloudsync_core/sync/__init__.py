@@ -1,0 +1,1 @@
+"""The sync jobs, one module per Lambda function; handlers only parse events and call these."""

@@ -1,0 +1,74 @@
+"""A caught failure: record it on the row (typed), clean up, and count it in the run."""
+
+from __future__ import annotations
+
+import json
+
+from .. import errors
+from ..events import StepFailure
+from ..observability import MetricUnit, emit, logger, scrub
+from ..services import Services
+from ..tracker import DELETED_AT_SOURCE, FAILED, Outcome
+from ..transfer import abort_upload
+from .summary import after_finish
+
+MAX_MESSAGE = 500
+
+
+def _message(cause: str) -> str:
+    """The error message out of a Lambda error's Cause (JSON), short and scrubbed."""
+    try:
+        parsed = json.loads(cause)
+        text = str(parsed.get("errorMessage", "")) if isinstance(parsed, dict) else cause
+    except ValueError:
+        text = cause
+    return scrub(text)[:MAX_MESSAGE]
+
+
+def _is_transient(error_type: str) -> bool:
+    return error_type in errors.transient_error_names() or error_type.startswith(
+        ("Lambda.", "States.Timeout", "DynamoDB.")
+    )
+
+
+def mark_failed(services: Services, failure: StepFailure) -> Outcome:
+    step = failure.step
+    tracker = services.tracker
+    row = tracker.get(step.provider, step.media_id)
+    if row is None or row.wake != step.wake:
+        return Outcome(status="NOT_OURS", run_complete=False)
+    deleted = failure.error_type == errors.DeletedAtSourceError.__name__
+    status = DELETED_AT_SOURCE if deleted else FAILED
+    # Retries spent on a transient error keep the uploads so the next run resumes them;
+    # a permanent error (or a deleted medium) leaves no incomplete upload behind.
+    if not _is_transient(failure.error_type):
+        for upload in row.uploads.values():
+            if upload.get("upload_id") and not upload.get("done"):
+                abort_upload(
+                    services.s3, services.settings.bucket, upload["key"], upload["upload_id"]
+                )
+    finished = tracker.finish(
+        step.provider,
+        step.media_id,
+        step.wake,
+        status,
+        run_id=step.run_id or None,
+        error_type=failure.error_type,
+        error_message=_message(failure.cause),
+    )
+    if not finished:
+        return Outcome(status="NOT_OURS", run_complete=False)
+    if deleted:
+        logger.info("medium deleted at the source", extra={"media_id": step.media_id})
+    else:
+        emit(
+            "SyncFailures",
+            1,
+            MetricUnit.Count,
+            Provider=step.provider,
+            ErrorType=failure.error_type,
+        )
+        logger.error(
+            "medium failed", extra={"media_id": step.media_id, "error_type": failure.error_type}
+        )
+    return after_finish(services, step.provider, step.media_id, status, step.run_id or None)

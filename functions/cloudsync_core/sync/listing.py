@@ -1,0 +1,158 @@
+"""The nightly lister: find what is new, queue it, and sweep up what earlier runs left behind.
+
+Writes happen only for media that need work: an unchanged library costs one BatchGetItem per
+100 media and no writes at all (the run record is created lazily, on the first medium queued).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from ..models import ListFilters, MediaItem
+from ..observability import MetricUnit, emit, logger
+from ..providers import CloudProvider
+from ..services import Services
+from ..tracker import FAILED, IN_PROGRESS, PENDING, QUEUED, MediaRow, Tracker, parse_iso
+from .summary import publish_summary
+
+PAGE_OF_KEYS = 100
+
+
+def new_run_id(trigger: str, clock: Callable[[], float] = time.time) -> str:
+    stamp = datetime.fromtimestamp(clock(), UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{trigger[:8]}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class ListingReport:
+    run_id: str
+    provider: str
+    listed: int = 0
+    new: int = 0
+    requeued: int = 0
+    skipped: int = 0
+    swept_slots: int = 0
+    expected_bytes: int = 0  # what the source says the queued media weigh (an estimate)
+
+    @property
+    def queued(self) -> int:
+        return self.new + self.requeued
+
+    def as_payload(self) -> dict[str, object]:
+        return {**asdict(self), "queued": self.queued}
+
+
+class _Run:
+    """Creates the run record on first use, so a run that queues nothing writes nothing."""
+
+    def __init__(self, tracker: Tracker, report: ListingReport, trigger: str) -> None:
+        self._tracker = tracker
+        self._report = report
+        self._trigger = trigger
+        self.started = False
+
+    def ensure(self) -> str:
+        if not self.started:
+            self._tracker.start_run(self._report.run_id, self._report.provider, self._trigger)
+            self.started = True
+        return self._report.run_id
+
+
+def sweep(
+    tracker: Tracker,
+    provider: str,
+    run: _Run,
+    report: ListingReport,
+    *,
+    lease_s: int,
+    retry_budget: int,
+    now: float,
+) -> None:
+    """Re-queue what is stuck: expired leases, retryable failures, queued and stale pending."""
+    for holder, since in tracker.slot_holders().items():
+        stamp = parse_iso(since)
+        if stamp is None or stamp.timestamp() + lease_s < now:
+            holder_provider, _, media_id = holder.partition("/")
+            tracker.release_slot(holder_provider, media_id, since=since)
+            report.swept_slots += 1
+
+    def requeue_all(rows: Iterable[MediaRow], wanted: Callable[[MediaRow], bool]) -> None:
+        for row in rows:
+            if wanted(row) and tracker.requeue(row, run.ensure()):
+                report.requeued += 1
+                report.expected_bytes += row.listed_size or 0
+
+    requeue_all(tracker.by_status(provider, IN_PROGRESS), lambda r: r.lease_expired(lease_s, now))
+    requeue_all(tracker.by_status(provider, FAILED), lambda r: r.failures < retry_budget)
+    requeue_all(tracker.by_status(provider, QUEUED), lambda r: True)
+
+    def stale(row: MediaRow) -> bool:  # PENDING for longer than a lease: its start was lost
+        changed = parse_iso(row.status_changed_at)
+        return changed is None or changed.timestamp() + lease_s < now
+
+    requeue_all(tracker.by_status(provider, PENDING), stale)
+
+
+def list_library(
+    services: Services,
+    provider: CloudProvider,
+    *,
+    trigger: str,
+    run_id: str | None = None,
+    clock: Callable[[], float] = time.time,
+) -> ListingReport:
+    settings = services.settings
+    tracker = services.tracker
+    report = ListingReport(run_id=run_id or new_run_id(trigger, clock), provider=provider.name)
+    run = _Run(tracker, report, trigger)
+    tracker.ensure_slot_row()
+    sweep(
+        tracker,
+        provider.name,
+        run,
+        report,
+        lease_s=settings.lease_s,
+        retry_budget=settings.retry_budget,
+        now=clock(),
+    )
+
+    filters = ListFilters(media_types=settings.media_types, max_items=settings.max_items)
+    batch: list[MediaItem] = []
+
+    def flush() -> None:
+        known = tracker.get_many(provider.name, (m.media_id for m in batch))
+        for item in batch:
+            if item.media_id not in known and tracker.add_pending(item, run.ensure()):
+                report.new += 1
+                report.expected_bytes += item.file_size or 0
+        batch.clear()
+
+    for item in provider.list_media(filters):
+        report.listed += 1
+        batch.append(item)
+        if len(batch) >= PAGE_OF_KEYS:
+            flush()
+    if batch:
+        flush()
+    report.skipped = provider.skipped_items
+
+    if run.started:
+        tracker.end_listing(
+            report.run_id,
+            queued=report.queued,
+            listed=report.listed,
+            new=report.new,
+            requeued=report.requeued,
+            skipped=report.skipped,
+            expected_bytes=report.expected_bytes,
+        )
+        if tracker.claim_run_completion(report.run_id):  # everything finished while listing
+            publish_summary(services, report.run_id)
+    emit("VideosDiscovered", report.listed, MetricUnit.Count, Provider=provider.name)
+    emit("NewVideosFound", report.new, MetricUnit.Count, Provider=provider.name)
+    logger.info("library listed", extra=report.as_payload())
+    return report

@@ -1,0 +1,82 @@
+"""The verified ranged transfer engine: source link -> S3 multipart upload, resumable.
+
+``plan`` cuts files into parts, ``source`` reads them from pre-signed links, ``s3ops`` drives
+the multipart upload's life (create/resume, complete without overwriting, verify, abort),
+``engine`` moves the bytes within a deadline, ``checksums`` does the CRC32 arithmetic.
+"""
+
+from .checksums import b64_to_crc32, combine_parts, crc32, crc32_b64, crc32_combine, crc32_to_b64
+from .engine import (
+    RangeReader,
+    Source,
+    StreamReader,
+    TransferReport,
+    transfer_file,
+    transfer_parts,
+    transfer_stream,
+)
+from .plan import (
+    MAX_OBJECT_SIZE,
+    MAX_PART_SIZE,
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    PartRange,
+    PartSlice,
+    choose_part_size,
+    part_count,
+    part_ranges,
+    slices,
+)
+from .s3ops import (
+    ArchivedObject,
+    UploadedPart,
+    abort_upload,
+    complete_upload,
+    put_small,
+    s3_error,
+    start_upload,
+    stored_object,
+    upload_gone,
+    uploaded_parts,
+)
+from .source import HttpRangeSource, RetryPolicy, SourceInfo, parse_retry_after
+
+__all__ = [
+    "MAX_OBJECT_SIZE",
+    "MAX_PARTS",
+    "MAX_PART_SIZE",
+    "MIN_PART_SIZE",
+    "ArchivedObject",
+    "HttpRangeSource",
+    "PartRange",
+    "PartSlice",
+    "RangeReader",
+    "RetryPolicy",
+    "Source",
+    "SourceInfo",
+    "StreamReader",
+    "TransferReport",
+    "UploadedPart",
+    "abort_upload",
+    "b64_to_crc32",
+    "choose_part_size",
+    "combine_parts",
+    "complete_upload",
+    "crc32",
+    "crc32_b64",
+    "crc32_combine",
+    "crc32_to_b64",
+    "parse_retry_after",
+    "part_count",
+    "part_ranges",
+    "put_small",
+    "s3_error",
+    "slices",
+    "start_upload",
+    "stored_object",
+    "transfer_file",
+    "transfer_parts",
+    "transfer_stream",
+    "upload_gone",
+    "uploaded_parts",
+]

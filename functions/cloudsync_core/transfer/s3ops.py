@@ -1,0 +1,471 @@
+"""The S3 side of an archive upload: create/resume, list, complete, verify, abort.
+
+ListParts is the truth about an upload (nothing about parts travels through workflow state), so
+every step that needs to know what is uploaded asks S3. Completion is idempotent: Express
+workflows run at least once, so a Finalize can run after another one already completed the same
+upload, and must then recognise the object as its own instead of failing or overwriting.
+
+Checksums: uploads are created with ``ChecksumAlgorithm=CRC32, ChecksumType=FULL_OBJECT``;
+every part carries the CRC32 of the bytes read at the source; completion sends the full-object
+CRC32 combined from the part CRCs and ``MpuObjectSize``, so S3 itself refuses a wrong object,
+and ``head_object(ChecksumMode=ENABLED)`` is checked afterwards by us as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+from ..errors import (
+    ArchiveConflictError,
+    ChecksumMismatchError,
+    CloudSyncError,
+    PermanentError,
+    SizeMismatchError,
+    StorageError,
+    TransientError,
+)
+from .checksums import b64_to_crc32, combine_parts, crc32_b64, crc32_to_b64
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, HeadObjectOutputTypeDef
+
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "InternalError",
+        "ServiceUnavailable",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "OperationAborted",
+        "ConditionalRequestConflict",
+        "BadDigest",  # the part's bytes were damaged between us and S3: send them again
+        "XAmzContentChecksumMismatch",
+    }
+)
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    """One part as ListParts reports it. ``crc32_b64`` is None where S3 reports none (moto)."""
+
+    number: int
+    size: int
+    etag: str
+    crc32_b64: str | None
+
+
+@dataclass(frozen=True)
+class ArchivedObject:
+    """A finished, verified archive object.
+
+    ``crc32_verified`` is True when the stored full-object CRC32 was compared with the one
+    combined from the CRCs of the bytes read at the source; False only where the server does not
+    report part checksums (moto) and no caller supplied them: then ``crc32_b64`` is the server's
+    own value and only the size was checked. ``existing`` marks an object found already in place
+    (an idempotent retry) rather than written by this call.
+    """
+
+    key: str
+    version_id: str | None
+    size: int
+    crc32_b64: str
+    etag: str
+    crc32_verified: bool = True
+    existing: bool = False
+
+
+def error_code(e: ClientError) -> str:
+    return str(e.response.get("Error", {}).get("Code", ""))
+
+
+def _status(e: ClientError) -> int:
+    return int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def s3_error(e: Exception, what: str) -> CloudSyncError:
+    """Translate a botocore failure into the error tree (botocore already retried it)."""
+    if isinstance(e, ClientError):
+        code = error_code(e)
+        status = _status(e)
+        request_id = e.response.get("ResponseMetadata", {}).get("RequestId", "?")
+        message = f"{what}: {code or 'error'} (HTTP {status}, request {request_id})"
+        if code == "NoSuchUpload":
+            return TransientError(f"{message}: the multipart upload no longer exists")
+        if code in _TRANSIENT_CODES or status >= 500 or status in (408, 429):
+            return TransientError(message)
+        return StorageError(message)
+    if isinstance(e, ConnectionError | HTTPClientError):
+        return TransientError(f"{what}: {type(e).__name__}")
+    return StorageError(f"{what}: {type(e).__name__}")
+
+
+def upload_gone(e: BaseException) -> bool:
+    """Whether an error we raised came from S3's NoSuchUpload (aborted, expired or completed)."""
+    cause = e.__cause__
+    return isinstance(cause, ClientError) and error_code(cause) == "NoSuchUpload"
+
+
+def _where(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def start_upload(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    metadata: Mapping[str, str],
+    tagging: str,
+    existing_upload_id: str | None = None,
+) -> str:
+    """The upload id to write into: ``existing_upload_id`` if S3 still knows it, else a new one.
+
+    SSE comes from the bucket's default encryption (no per-request KMS key).
+    """
+    if existing_upload_id:
+        try:
+            s3.list_parts(Bucket=bucket, Key=key, UploadId=existing_upload_id, MaxParts=1)
+            return existing_upload_id
+        except ClientError as e:
+            if error_code(e) != "NoSuchUpload":
+                raise s3_error(e, f"ListParts {_where(bucket, key)}") from e
+        except BotoCoreError as e:
+            raise s3_error(e, f"ListParts {_where(bucket, key)}") from e
+    try:
+        resp = s3.create_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            ChecksumAlgorithm="CRC32",
+            ChecksumType="FULL_OBJECT",
+            Metadata=dict(metadata),
+            Tagging=tagging,
+        )
+    except (ClientError, BotoCoreError) as e:
+        raise s3_error(e, f"CreateMultipartUpload {_where(bucket, key)}") from e
+    return resp["UploadId"]
+
+
+def uploaded_parts(s3: S3Client, bucket: str, key: str, upload_id: str) -> dict[int, UploadedPart]:
+    """Every part S3 holds for the upload (paginated ListParts)."""
+    out: dict[int, UploadedPart] = {}
+    try:
+        for page in s3.get_paginator("list_parts").paginate(
+            Bucket=bucket, Key=key, UploadId=upload_id
+        ):
+            for p in page.get("Parts", []):
+                number = p["PartNumber"]
+                out[number] = UploadedPart(number, p["Size"], p["ETag"], p.get("ChecksumCRC32"))
+    except (ClientError, BotoCoreError) as e:
+        raise s3_error(e, f"ListParts {_where(bucket, key)}") from e
+    return out
+
+
+def abort_upload(s3: S3Client, bucket: str, key: str, upload_id: str) -> None:
+    """Abort the upload; an upload that is already gone counts as aborted."""
+    try:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except ClientError as e:
+        if error_code(e) != "NoSuchUpload":
+            raise s3_error(e, f"AbortMultipartUpload {_where(bucket, key)}") from e
+    except BotoCoreError as e:
+        raise s3_error(e, f"AbortMultipartUpload {_where(bucket, key)}") from e
+
+
+def _abort_quietly(s3: S3Client, bucket: str, key: str, upload_id: str) -> None:
+    """Best-effort cleanup while another error is on its way up (the lifecycle rule backs it)."""
+    try:
+        abort_upload(s3, bucket, key, upload_id)
+    except CloudSyncError:
+        pass
+
+
+def _head(s3: S3Client, bucket: str, key: str, version_id: str | None = None) -> (
+    HeadObjectOutputTypeDef | None
+):
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
+    if version_id and version_id != "null":  # "null": an unversioned bucket (moto refuses it)
+        kwargs["VersionId"] = version_id
+    try:
+        return s3.head_object(**kwargs)
+    except ClientError as e:
+        if _status(e) == 404 or error_code(e) in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise s3_error(e, f"HeadObject {_where(bucket, key)}") from e
+    except BotoCoreError as e:
+        raise s3_error(e, f"HeadObject {_where(bucket, key)}") from e
+
+
+def _as_archived(
+    key: str, head: HeadObjectOutputTypeDef, *, verified: bool, existing: bool
+) -> ArchivedObject:
+    return ArchivedObject(
+        key=key,
+        version_id=head.get("VersionId"),
+        size=head["ContentLength"],
+        crc32_b64=head.get("ChecksumCRC32") or "",
+        etag=head.get("ETag", ""),
+        crc32_verified=verified,
+        existing=existing,
+    )
+
+
+def _existing_if_same(
+    s3: S3Client, bucket: str, key: str, size: int, crc: str | None, *, need_crc: bool
+) -> tuple[ArchivedObject | None, HeadObjectOutputTypeDef | None]:
+    """The object already under ``key`` as ours if it has our size (and our CRC32, if known).
+
+    With ``crc`` unknown the size alone decides, unless ``need_crc``: then it is not ours.
+    Returns (match or None, head or None).
+    """
+    head = _head(s3, bucket, key)
+    if head is None or head["ContentLength"] != size:
+        return None, head
+    stored = head.get("ChecksumCRC32")
+    if crc is not None:
+        if stored == crc:
+            return _as_archived(key, head, verified=True, existing=True), head
+        return None, head
+    if need_crc or not stored:
+        return None, head
+    return _as_archived(key, head, verified=False, existing=True), head
+
+
+def _conflict(bucket: str, key: str, head: HeadObjectOutputTypeDef | None, size: int,
+              crc: str | None) -> ArchiveConflictError:
+    theirs = (
+        f"{head['ContentLength']} bytes, CRC32 {head.get('ChecksumCRC32') or 'unknown'}"
+        if head
+        else "another object"
+    )
+    return ArchiveConflictError(
+        f"{_where(bucket, key)} already holds {theirs}; ours has {size} bytes, "
+        f"CRC32 {crc or 'unknown'}; nothing was overwritten"
+    )
+
+
+def _verify_stored(
+    s3: S3Client, bucket: str, key: str, version_id: str | None, size: int, crc: str | None
+) -> ArchivedObject:
+    """Read back size and full-object CRC32 of what S3 stored (moto's complete returns none)."""
+    head = _head(s3, bucket, key, version_id)
+    if head is None:
+        raise TransientError(f"{_where(bucket, key)}: the object just written is not visible")
+    if head["ContentLength"] != size:
+        raise SizeMismatchError(f"stored object {_where(bucket, key)}", size, head["ContentLength"])
+    stored = head.get("ChecksumCRC32")
+    if not stored:
+        raise ChecksumMismatchError(f"{_where(bucket, key)}: S3 stored no CRC32 checksum")
+    if crc is not None and stored != crc:
+        raise ChecksumMismatchError(
+            f"{_where(bucket, key)}: stored CRC32 {stored}, computed from the source {crc}"
+        )
+    return _as_archived(key, head, verified=crc is not None, existing=False)
+
+
+def _check_layout(bucket: str, key: str, parts: Mapping[int, UploadedPart],
+                  expected_size: int) -> list[UploadedPart]:
+    """The parts in order, if they are exactly one ``expected_size`` file cut evenly.
+
+    Parts of the wrong size, or beyond the end, mean the source and the upload disagree:
+    SizeMismatchError. Parts merely missing (a slice not yet done) are a TransientError: the
+    upload is kept and a continuation can fill the gaps.
+    """
+    total = sum(p.size for p in parts.values())
+    what = f"multipart upload for {_where(bucket, key)}"
+    if not parts or expected_size <= 0:
+        if expected_size == total == 0:
+            raise SizeMismatchError(f"{what} (empty files are stored with PutObject)", 0, 0)
+        if not parts:
+            raise TransientError(f"{what}: no parts uploaded yet")
+        raise SizeMismatchError(what, expected_size, total)
+    part_size = max(p.size for p in parts.values())
+    count = -(-expected_size // part_size)
+    last_size = expected_size - (count - 1) * part_size
+    for p in parts.values():
+        want = part_size if p.number < count else last_size
+        if p.number < 1 or p.number > count or p.size != want:
+            raise SizeMismatchError(
+                f"{what} (part {p.number} has {p.size} bytes; parts total)", expected_size, total
+            )
+    missing = [n for n in range(1, count + 1) if n not in parts]
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise TransientError(f"{what}: {len(missing)} parts not uploaded yet ({shown})")
+    return [parts[n] for n in range(1, count + 1)]
+
+
+def _full_crc(
+    bucket: str, key: str, ordered: list[UploadedPart], known: Mapping[int, str]
+) -> tuple[list[str | None], str | None]:
+    """Per-part CRCs (S3's, else the caller's) and the combined full-object CRC32 if all known."""
+    crcs: list[str | None] = []
+    for p in ordered:
+        mine = known.get(p.number)
+        if p.crc32_b64 and mine and p.crc32_b64 != mine:
+            raise ChecksumMismatchError(
+                f"{_where(bucket, key)} part {p.number}: S3 holds CRC32 {p.crc32_b64}, "
+                f"the source bytes gave {mine}"
+            )
+        crcs.append(p.crc32_b64 or mine)
+    if any(c is None for c in crcs):
+        return crcs, None
+    try:
+        full = combine_parts((b64_to_crc32(c or ""), p.size) for c, p in zip(crcs, ordered,
+                                                                              strict=True))
+    except ValueError as e:
+        raise ChecksumMismatchError(f"{_where(bucket, key)}: unreadable part checksum") from e
+    return crcs, crc32_to_b64(full)
+
+
+def complete_upload(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    *,
+    expected_size: int,
+    allow_overwrite: bool,
+    known_crcs: Mapping[int, str] | None = None,
+) -> ArchivedObject:
+    """Check the parts, complete the upload without overwriting, verify the stored object.
+
+    ``known_crcs`` (part number -> base64 CRC32) fills in part checksums where ListParts
+    reports none (moto); where S3 reports one it must agree. Any PermanentError raised here
+    aborts the upload first, so nothing incomplete is left behind.
+    """
+    try:
+        return _complete(s3, bucket, key, upload_id, expected_size, allow_overwrite,
+                         known_crcs or {})
+    except PermanentError:
+        _abort_quietly(s3, bucket, key, upload_id)
+        raise
+
+
+def _complete(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    expected_size: int,
+    allow_overwrite: bool,
+    known: Mapping[int, str],
+) -> ArchivedObject:
+    try:
+        parts = uploaded_parts(s3, bucket, key, upload_id)
+    except TransientError as e:
+        if not upload_gone(e):
+            raise
+        # Most likely an earlier run of this step completed it (at-least-once delivery).
+        done, _ = _existing_if_same(s3, bucket, key, expected_size, None, need_crc=False)
+        if done is not None:
+            return done
+        raise
+    ordered = _check_layout(bucket, key, parts, expected_size)
+    crcs, full = _full_crc(bucket, key, ordered, known)
+
+    completed: list[CompletedPartTypeDef] = []
+    for p, c in zip(ordered, crcs, strict=True):
+        entry: CompletedPartTypeDef = {"PartNumber": p.number, "ETag": p.etag}
+        if c:
+            entry["ChecksumCRC32"] = c
+        completed.append(entry)
+    kwargs: dict[str, Any] = {
+        "Bucket": bucket,
+        "Key": key,
+        "UploadId": upload_id,
+        "MultipartUpload": {"Parts": completed},
+        "MpuObjectSize": expected_size,
+    }
+    if full is not None:
+        kwargs["ChecksumCRC32"] = full
+        kwargs["ChecksumType"] = "FULL_OBJECT"
+    if not allow_overwrite:
+        kwargs["IfNoneMatch"] = "*"
+    try:
+        resp = s3.complete_multipart_upload(**kwargs)
+    except ClientError as e:
+        code = error_code(e)
+        if code == "PreconditionFailed" or _status(e) == 412:
+            done, head = _existing_if_same(s3, bucket, key, expected_size, full, need_crc=True)
+            if done is None:
+                raise _conflict(bucket, key, head, expected_size, full) from e
+            _abort_quietly(s3, bucket, key, upload_id)
+            return done
+        if code == "NoSuchUpload":
+            done, _ = _existing_if_same(s3, bucket, key, expected_size, full, need_crc=False)
+            if done is not None:
+                return done
+        raise s3_error(e, f"CompleteMultipartUpload {_where(bucket, key)}") from e
+    except BotoCoreError as e:
+        raise s3_error(e, f"CompleteMultipartUpload {_where(bucket, key)}") from e
+    return _verify_stored(s3, bucket, key, resp.get("VersionId"), expected_size, full)
+
+
+def stored_object(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    *,
+    expected_size: int,
+    metadata_match: Mapping[str, str] | None = None,
+) -> ArchivedObject | None:
+    """The object now under ``key`` if it is whole (size, a stored CRC32) and, when asked,
+    carries these metadata values; None otherwise. For objects ``put_small`` wrote (and
+    verified) in an earlier invocation."""
+    head = _head(s3, bucket, key)
+    if head is None or head["ContentLength"] != expected_size or not head.get("ChecksumCRC32"):
+        return None
+    metadata = head.get("Metadata", {})
+    if metadata_match and any(metadata.get(k) != v for k, v in metadata_match.items()):
+        return None
+    return _as_archived(key, head, verified=True, existing=True)
+
+
+def put_small(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    data: bytes,
+    *,
+    expected_size: int,
+    metadata: Mapping[str, str],
+    tagging: str,
+    allow_overwrite: bool,
+) -> ArchivedObject:
+    """One PutObject for a file smaller than a part, with the same checks as a multipart one."""
+    if len(data) != expected_size:
+        raise SizeMismatchError(f"source bytes for {_where(bucket, key)}", expected_size,
+                                len(data))
+    crc = crc32_b64(data)
+    kwargs: dict[str, Any] = {
+        "Bucket": bucket,
+        "Key": key,
+        "Body": data,
+        # Both: the algorithm header makes S3 (and moto) store the checksum we computed.
+        "ChecksumAlgorithm": "CRC32",
+        "ChecksumCRC32": crc,
+        "Metadata": dict(metadata),
+        "Tagging": tagging,
+    }
+    if not allow_overwrite:
+        kwargs["IfNoneMatch"] = "*"
+    try:
+        resp = s3.put_object(**kwargs)
+    except ClientError as e:
+        if error_code(e) == "PreconditionFailed" or _status(e) == 412:
+            done, head = _existing_if_same(s3, bucket, key, expected_size, crc, need_crc=True)
+            if done is None:
+                raise _conflict(bucket, key, head, expected_size, crc) from e
+            return done
+        raise s3_error(e, f"PutObject {_where(bucket, key)}") from e
+    except BotoCoreError as e:
+        raise s3_error(e, f"PutObject {_where(bucket, key)}") from e
+    return _verify_stored(s3, bucket, key, resp.get("VersionId"), expected_size, crc)

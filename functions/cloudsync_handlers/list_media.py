@@ -1,0 +1,24 @@
+"""Lambda `list`: the nightly job (EventBridge Scheduler), or `cloudsync sync` on demand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cloudsync_core.events import ListRequest
+from cloudsync_core.observability import logger, tracer
+from cloudsync_core.services import services
+from cloudsync_core.sync.listing import list_library
+from cloudsync_core.sync.source import open_provider
+
+
+@logger.inject_lambda_context(correlation_id_path="run_id", clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, Any]:
+    request = ListRequest.parse(event)
+    current = services()
+    # A token good for a whole night of transfers, so the parallel steps never need to renew.
+    provider = open_provider(current, request.provider, min_valid_s=3 * 3600)
+    report = list_library(current, provider, trigger=request.trigger, run_id=request.run_id)
+    return report.as_payload()

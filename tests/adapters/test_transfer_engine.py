@@ -1,0 +1,558 @@
+"""The transfer engine against moto's S3 and a small local HTTP range server with faults.
+
+The server is written here (not the GoPro simulator) so these tests pin the engine alone:
+deterministic bytes, Range on/off, and one-shot faults (403 after link expiry, 404, 429 with
+Retry-After, 500, a reset mid-body, a short body).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from cloudsync_core.errors import (
+    ArchiveConflictError,
+    DeletedAtSourceError,
+    SizeMismatchError,
+    SourceLinkExpiredError,
+    TransientError,
+)
+from cloudsync_core.transfer import (
+    ArchivedObject,
+    HttpRangeSource,
+    RetryPolicy,
+    TransferReport,
+    complete_upload,
+    crc32_b64,
+    part_ranges,
+    start_upload,
+    transfer_file,
+    transfer_parts,
+    uploaded_parts,
+)
+
+MIB = 1024 * 1024
+BUCKET = "cloudsync-test-archive"
+KEY = "gopro-videos/2026/11/abc123/GX010001.MP4"
+SIZE = 12 * MIB + 12345  # three 5 MiB parts, the last one short
+FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, max_total_sleep=5.0,
+                   connect_timeout=2.0, read_timeout=5.0)
+META = {"provider": "gopro", "media-id": "abc123"}
+TAGS = "Source=GoPro&AutoSync=true&UploadDate=2026-11-24"
+
+
+# --- the local range server ------------------------------------------------------------------
+
+
+@dataclass
+class ServerState:
+    data: bytes
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    valid_sig: str = "1"
+    ignore_range: bool = False
+    expire_after: int | None = None  # rotate the valid signature after this many GETs
+    gone_after: int | None = None  # answer 404 after this many GETs
+    fail_500: int = 0
+    reset: int = 0
+    truncate: int = 0
+    rate_limit: int = 0
+    retry_after: str = "1"
+    fail_starts: set[int] = field(default_factory=set)  # ranges starting here always 500
+    gets: list[str | None] = field(default_factory=list)  # Range header of every GET
+    clock: float = 0.0  # a fake clock: every GET advances it by `tick`
+    tick: float = 0.0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _empty(self, code: int, headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_HEAD(self) -> None:
+        st = self.server.state
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(st.data)))
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        st = self.server.state
+        sig = parse_qs(urlsplit(self.path).query).get("sig", [""])[0]
+        rng = self.headers.get("Range")
+        with st.lock:
+            st.gets.append(rng)
+            st.clock += st.tick
+            n = len(st.gets)
+            if st.expire_after is not None and n > st.expire_after:
+                st.valid_sig, st.expire_after = str(int(st.valid_sig) + 1), None
+            fault = None
+            if sig != st.valid_sig:
+                fault = "403"
+            elif st.gone_after is not None and n > st.gone_after:
+                fault = "404"
+            else:
+                for name in ("rate_limit", "fail_500", "reset", "truncate"):
+                    if getattr(st, name) > 0:
+                        setattr(st, name, getattr(st, name) - 1)
+                        fault = name
+                        break
+        if fault == "403":
+            return self._empty(403)
+        if fault == "404":
+            return self._empty(404)
+        if fault == "rate_limit":
+            return self._empty(429, {"Retry-After": st.retry_after})
+        if fault == "fail_500":
+            return self._empty(500)
+        size = len(st.data)
+        start, end, status = 0, size - 1, 200
+        if rng and not st.ignore_range:
+            a, _, b = rng.removeprefix("bytes=").partition("-")
+            start, end, status = int(a), min(int(b) if b else size - 1, size - 1), 206
+            if start in st.fail_starts:
+                return self._empty(500)
+        body = st.data[start : end + 1]
+        self.send_response(status)
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        if fault == "truncate":  # a complete but short answer
+            body = body[: len(body) // 2]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if fault == "reset":  # the connection dies halfway through the body
+            body = body[: len(body) // 2]
+            self.close_connection = True
+        try:
+            for i in range(0, len(body), MIB):
+                self.wfile.write(body[i : i + MIB])
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    state: ServerState
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[ServerState, str]]:
+    state = ServerState(data=random.Random(1234).randbytes(SIZE))
+    httpd = _Server(("127.0.0.1", 0), _Handler)
+    httpd.state = state
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}/media/GX010001.MP4"
+    try:
+        yield state, base
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _link(base: str, state: ServerState) -> str:
+    return f"{base}?sig={state.valid_sig}&Expires=1&Signature=SECRET"
+
+
+def _source(state: ServerState, base: str, **kw: Any) -> HttpRangeSource:
+    refreshes: list[str] = []
+
+    def refresh() -> str:
+        refreshes.append(state.valid_sig)
+        return _link(base, state)
+
+    kw.setdefault("policy", FAST)
+    src = HttpRangeSource(_link(base, state), refresh_link=refresh, **kw)
+    src.refreshes = refreshes  # type: ignore[attr-defined]
+    return src
+
+
+def _ranged_gets(state: ServerState) -> list[str | None]:
+    return [g for g in state.gets if g != "bytes=0-0"]
+
+
+# --- moto ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        client: Any = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        client.put_bucket_versioning(
+            Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
+        )
+        client.upload_part_calls = []  # part numbers, in call order
+        client.meta.events.register(
+            "provide-client-params.s3.UploadPart",
+            lambda params, **_: client.upload_part_calls.append(params["PartNumber"]),
+        )
+        yield client
+
+
+def _stored(s3: Any, key: str = KEY, version_id: str | None = None) -> bytes:
+    kw = {"VersionId": version_id} if version_id else {}
+    body: bytes = s3.get_object(Bucket=BUCKET, Key=key, **kw)["Body"].read()
+    return body
+
+
+def _uploads(s3: Any) -> list[dict[str, Any]]:
+    uploads: list[dict[str, Any]] = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+    return uploads
+
+
+def _versions(s3: Any, key: str = KEY) -> list[dict[str, Any]]:
+    return [
+        v for v in s3.list_object_versions(Bucket=BUCKET, Prefix=key).get("Versions", [])
+        if v["Key"] == key
+    ]
+
+
+def _send(state: ServerState, base: str, s3: Any, **kw: Any) -> ArchivedObject | TransferReport:
+    kw.setdefault("deadline", float("inf"))
+    kw.setdefault("part_size_mib", 5)
+    kw.setdefault("parallel", 3)
+    return transfer_file(
+        kw.pop("source", None) or _source(state, base), s3, BUCKET, kw.pop("key", KEY),
+        metadata=META, tagging=TAGS, **kw,
+    )
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+def test_moto_facts_the_engine_relies_on(s3: Any) -> None:
+    """moto 5.2.5: FULL_OBJECT accepted, no part CRCs in ListParts, head returns the full CRC."""
+    data = random.Random(5).randbytes(5 * MIB + 10)
+    up = s3.create_multipart_upload(Bucket=BUCKET, Key="facts", ChecksumAlgorithm="CRC32",
+                                    ChecksumType="FULL_OBJECT")
+    assert up["ChecksumType"] == "FULL_OBJECT"
+    etags = []
+    for n, piece in enumerate((data[: 5 * MIB], data[5 * MIB :]), start=1):
+        r = s3.upload_part(Bucket=BUCKET, Key="facts", UploadId=up["UploadId"], PartNumber=n,
+                           Body=piece, ChecksumCRC32=crc32_b64(piece))
+        etags.append(r["ETag"])
+    listed = s3.list_parts(Bucket=BUCKET, Key="facts", UploadId=up["UploadId"])["Parts"]
+    assert all("ChecksumCRC32" not in p for p in listed)  # real S3 reports them
+    s3.complete_multipart_upload(
+        Bucket=BUCKET, Key="facts", UploadId=up["UploadId"], ChecksumType="FULL_OBJECT",
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in
+                                   enumerate(etags, start=1)]},
+        IfNoneMatch="*",
+    )
+    head = s3.head_object(Bucket=BUCKET, Key="facts", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"] == crc32_b64(data)  # computed by moto from the bytes
+    assert head["ChecksumType"] == "FULL_OBJECT"
+
+
+def test_multipart_transfer_is_byte_exact(server: tuple[ServerState, str], s3: Any) -> None:
+    state, base = server
+    started: list[str] = []
+    done = _send(state, base, s3, on_upload=started.append)
+    assert isinstance(done, ArchivedObject)
+    assert _stored(s3) == state.data
+    assert done.size == SIZE and done.crc32_b64 == crc32_b64(state.data)
+    assert done.crc32_verified and not done.existing and done.version_id
+    assert sorted(s3.upload_part_calls) == [1, 2, 3]
+    assert len(_ranged_gets(state)) == 3 and len(started) == 1
+    head = s3.head_object(Bucket=BUCKET, Key=KEY)
+    assert head["Metadata"] == META
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=BUCKET, Key=KEY)["TagSet"]}
+    assert tags["Source"] == "GoPro" and tags["AutoSync"] == "true"
+    assert _uploads(s3) == []
+
+
+def test_resume_after_interruption_sends_only_missing_parts(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    state.fail_starts = {10 * MIB}  # part 3 keeps failing
+    started: list[str] = []
+    with pytest.raises(TransientError):
+        _send(state, base, s3, on_upload=started.append)
+    assert [u["UploadId"] for u in _uploads(s3)] == started  # kept for the resume
+    assert sorted(uploaded_parts(s3, BUCKET, KEY, started[0])) == [1, 2]
+
+    state.fail_starts = set()
+    s3.upload_part_calls.clear()
+    state.gets.clear()
+    done = _send(state, base, s3, upload_id=started[0])
+    assert isinstance(done, ArchivedObject)
+    assert s3.upload_part_calls == [3]
+    assert _ranged_gets(state) == [f"bytes={10 * MIB}-{SIZE - 1}"]
+    assert _stored(s3) == state.data
+    # parts 1-2 were uploaded by another call: S3 (moto) reports no part CRCs to combine
+    assert done.crc32_b64 == crc32_b64(state.data)
+    assert _uploads(s3) == []
+
+
+def test_deadline_stops_taking_parts_and_a_later_call_continues(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    state.tick = 10.0  # every GET "takes" 10 s on the fake clock
+
+    def clock() -> float:
+        return state.clock
+
+    # probe -> 10, part 1 -> 20 (10 s per part observed, x1.25 = 12.5 s),
+    # part 2 fits before 35 (20 + 12.5), part 3 does not (30 + 12.5)
+    first = _send(state, base, s3, parallel=1, deadline=35.0, clock=clock,
+                  source=_source(state, base, clock=clock))
+    assert isinstance(first, TransferReport)
+    assert first.stopped_by_deadline and first.remaining == [3]
+    assert first.parts_done == 2 and first.bytes_done == 10 * MIB
+    assert s3.upload_part_calls == [1, 2]
+
+    state.tick = 0.0
+    state.gets.clear()
+    done = _send(state, base, s3, upload_id=first.upload_id)
+    assert isinstance(done, ArchivedObject)
+    assert s3.upload_part_calls == [1, 2, 3]
+    assert _ranged_gets(state) == [f"bytes={10 * MIB}-{SIZE - 1}"]
+    assert _stored(s3) == state.data
+
+
+def test_past_deadline_starts_nothing(server: tuple[ServerState, str], s3: Any) -> None:
+    state, base = server
+    uid = start_upload(s3, BUCKET, KEY, META, TAGS)
+    report = transfer_parts(_source(state, base), s3, BUCKET, KEY, uid,
+                            part_ranges(SIZE, 5 * MIB), deadline=0.0, parallel=2)
+    assert report.stopped_by_deadline and report.remaining == [1, 2, 3]
+    assert report.parts_done == 0 and s3.upload_part_calls == []
+
+
+def test_streaming_fallback_when_range_is_ignored(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    state.ignore_range = True
+    done = _send(state, base, s3)
+    assert isinstance(done, ArchivedObject) and done.crc32_verified
+    assert _stored(s3) == state.data
+    assert sorted(s3.upload_part_calls) == [1, 2, 3]
+    assert state.gets == ["bytes=0-0", None]  # the probe, then one plain GET
+
+
+def test_streaming_restarts_after_a_reset_without_resending_parts(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    state.ignore_range = True
+    state.reset = 0
+    source = _source(state, base)
+    # the probe is the first GET; the first full-body GET dies at 6 MiB (after part 1)
+    orig_probe = source.probe
+
+    def probe_then_arm(**kw: Any) -> Any:
+        info = orig_probe(**kw)
+        state.reset = 1
+        return info
+
+    source.probe = probe_then_arm  # type: ignore[method-assign]
+    done = _send(state, base, s3, source=source)
+    assert isinstance(done, ArchivedObject)
+    assert _stored(s3) == state.data
+    assert sorted(s3.upload_part_calls) == [1, 2, 3]  # part 1 was skipped (and re-checked)
+    assert state.gets == ["bytes=0-0", None, None]
+
+
+def test_streaming_resumes_an_upload_after_a_deadline_stop(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    state.ignore_range = True
+    first = _send(state, base, s3, deadline=0.0)
+    assert isinstance(first, TransferReport)
+    assert first.stopped_by_deadline and first.remaining == [1, 2, 3]
+    done = _send(state, base, s3, upload_id=first.upload_id)
+    assert isinstance(done, ArchivedObject) and _stored(s3) == state.data
+
+
+def test_transient_source_faults_are_recovered(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    state.rate_limit = 1
+    state.fail_500 = 1
+    state.reset = 1
+    state.truncate = 1
+    state.expire_after = 3  # the link expires mid-transfer
+    slept: list[float] = []
+    source = _source(state, base, sleep=slept.append,
+                     policy=RetryPolicy(attempts=6, base_delay=0.001, max_delay=0.01,
+                                        connect_timeout=2.0, read_timeout=5.0))
+    done = _send(state, base, s3, source=source)
+    assert isinstance(done, ArchivedObject)
+    assert _stored(s3) == state.data
+    assert 1.0 in slept  # Retry-After honoured
+    assert source.refreshes == ["2"]  # type: ignore[attr-defined]  # one shared refresh
+    assert sorted(s3.upload_part_calls) == [1, 2, 3]  # bad reads never reached S3
+
+
+def test_source_errors_are_typed_and_redacted(server: tuple[ServerState, str]) -> None:
+    state, base = server
+    plain = HttpRangeSource(_link(base, state), policy=FAST)
+    state.valid_sig = "9"
+    with pytest.raises(SourceLinkExpiredError) as expired:
+        plain.read_range(0, 99)
+    state.valid_sig = "1"
+    state.gone_after = 0
+    with pytest.raises(DeletedAtSourceError) as gone:
+        plain.probe()
+    state.gone_after = None
+    state.truncate = 10
+    with pytest.raises(TransientError) as short:
+        plain.read_range(0, MIB - 1)
+    assert "expected 1048576 bytes, received 524288" in str(short.value)
+    state.truncate = 0
+    state.rate_limit = 10
+    state.retry_after = "120"  # longer than the local retry budget: up to the workflow
+    with pytest.raises(TransientError) as limited:
+        plain.read_range(0, 99)
+    assert getattr(limited.value, "retry_after", None) == 120.0
+    for err in (expired.value, gone.value, short.value, limited.value):
+        assert "sig=" not in str(err) and "SECRET" not in str(err)
+        assert "/media/GX010001.MP4" in str(err)
+    plain.close()
+
+
+def test_permanent_failure_aborts_the_upload(server: tuple[ServerState, str], s3: Any) -> None:
+    state, base = server
+    state.gone_after = 2  # the probe and one part, then 404
+    with pytest.raises(DeletedAtSourceError):
+        _send(state, base, s3, parallel=1)
+    assert _uploads(s3) == []
+    assert _versions(s3) == []
+
+
+def test_size_mismatch_names_both_sizes_and_aborts(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    uid = start_upload(s3, BUCKET, KEY, META, TAGS)
+    report = transfer_parts(_source(state, base), s3, BUCKET, KEY, uid,
+                            part_ranges(SIZE, 5 * MIB), deadline=float("inf"), parallel=3)
+    assert report.remaining == []
+    with pytest.raises(SizeMismatchError) as err:
+        complete_upload(s3, BUCKET, KEY, uid, expected_size=SIZE + 1, allow_overwrite=False,
+                        known_crcs=report.part_crcs)
+    assert str(SIZE + 1) in str(err.value) and str(SIZE) in str(err.value)
+    assert (err.value.expected, err.value.actual) == (SIZE + 1, SIZE)
+    assert _uploads(s3) == [] and _versions(s3) == []
+
+
+def test_missing_parts_are_not_a_mismatch(server: tuple[ServerState, str], s3: Any) -> None:
+    state, base = server
+    uid = start_upload(s3, BUCKET, KEY, META, TAGS)
+    parts = part_ranges(SIZE, 5 * MIB)
+    transfer_parts(_source(state, base), s3, BUCKET, KEY, uid, [parts[0], parts[2]],
+                   deadline=float("inf"))
+    with pytest.raises(TransientError, match="not uploaded yet"):
+        complete_upload(s3, BUCKET, KEY, uid, expected_size=SIZE, allow_overwrite=False)
+    assert [u["UploadId"] for u in _uploads(s3)] == [uid]  # kept: a continuation fills it
+
+
+def test_no_overwrite_of_a_different_object(server: tuple[ServerState, str], s3: Any) -> None:
+    state, base = server
+    other = random.Random(99).randbytes(SIZE)  # same size, other bytes
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=other, ChecksumAlgorithm="CRC32")
+    with pytest.raises(ArchiveConflictError, match="nothing was overwritten"):
+        _send(state, base, s3)
+    assert _stored(s3) == other and len(_versions(s3)) == 1
+    assert _uploads(s3) == []
+
+
+def test_same_content_again_is_idempotent(server: tuple[ServerState, str], s3: Any) -> None:
+    state, base = server
+    first = _send(state, base, s3)
+    again = _send(state, base, s3)  # a second run of the same medium
+    assert isinstance(first, ArchivedObject) and isinstance(again, ArchivedObject)
+    assert again.existing and again.crc32_verified
+    assert again.version_id == first.version_id and len(_versions(s3)) == 1
+    assert _uploads(s3) == []
+
+
+def test_complete_twice_returns_the_same_object(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    uid = start_upload(s3, BUCKET, KEY, META, TAGS)
+    report = transfer_parts(_source(state, base), s3, BUCKET, KEY, uid,
+                            part_ranges(SIZE, 5 * MIB), deadline=float("inf"))
+    one = complete_upload(s3, BUCKET, KEY, uid, expected_size=SIZE, allow_overwrite=False,
+                          known_crcs=report.part_crcs)
+    two = complete_upload(s3, BUCKET, KEY, uid, expected_size=SIZE, allow_overwrite=False)
+    assert one.crc32_verified and not one.existing
+    assert two.existing and two.version_id == one.version_id and two.size == SIZE
+    assert len(_versions(s3)) == 1
+
+
+def test_overwrite_allowed_creates_a_new_version(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    old = random.Random(99).randbytes(SIZE - 1)
+    old_version = s3.put_object(Bucket=BUCKET, Key=KEY, Body=old)["VersionId"]
+    done = _send(state, base, s3, allow_overwrite=True)
+    assert isinstance(done, ArchivedObject) and not done.existing
+    assert done.version_id != old_version and len(_versions(s3)) == 2
+    assert _stored(s3) == state.data and _stored(s3, version_id=old_version) == old
+
+
+def test_small_file_is_one_verified_put(server: tuple[ServerState, str], s3: Any) -> None:
+    state, base = server
+    state.data = state.data[: 3 * MIB]
+    done = _send(state, base, s3)
+    assert isinstance(done, ArchivedObject) and done.crc32_verified
+    assert s3.upload_part_calls == [] and _uploads(s3) == []
+    assert _stored(s3) == state.data and done.crc32_b64 == crc32_b64(state.data)
+    assert s3.head_object(Bucket=BUCKET, Key=KEY)["Metadata"] == META
+    again = _send(state, base, s3)  # same bytes again: found, not rewritten
+    assert isinstance(again, ArchivedObject) and again.existing
+    state.data = bytes(reversed(state.data))
+    with pytest.raises(ArchiveConflictError):
+        _send(state, base, s3)
+    assert len(_versions(s3)) == 1
+
+
+def test_empty_file(server: tuple[ServerState, str], s3: Any) -> None:
+    state, base = server
+    state.data = b""
+    state.ignore_range = True
+    done = _send(state, base, s3)
+    assert isinstance(done, ArchivedObject) and done.size == 0 and _stored(s3) == b""
+
+
+def test_unversioned_bucket(server: tuple[ServerState, str], s3: Any) -> None:
+    state, base = server
+    s3.create_bucket(Bucket="cloudsync-unversioned")
+    done = transfer_file(_source(state, base), s3, "cloudsync-unversioned", KEY, metadata=META,
+                         tagging=TAGS, deadline=float("inf"), part_size_mib=5)
+    assert isinstance(done, ArchivedObject) and done.crc32_verified
+    assert s3.get_object(Bucket="cloudsync-unversioned", Key=KEY)["Body"].read() == state.data

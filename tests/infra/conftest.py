@@ -1,0 +1,240 @@
+"""Pulumi mocks for the whole program: a recorded resource graph per stack, built once per session.
+
+``build_stack`` runs the real ``__main__.py`` (its ``main()``) inside ``@pulumi.runtime.test`` with
+the stack's own ``Pulumi.<stack>.yaml`` config, and records every RegisterResource request (type,
+name, inputs, parent, protect) through a MockMonitor subclass.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+
+from cloudsync_defs import bundle as bundles
+from cloudsync_defs.policy_rules import Resource
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = "123456789012"
+PARTITION = "aws"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pulumi_aws warns about its own deprecated modules as it imports them: not ours to fix.
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pulumi_aws")
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The committed Pulumi.<stack>.yaml, as ``set_all_config`` takes it."""
+    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    return {
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in (raw.get("config") or {}).items()
+    }
+
+
+@dataclass
+class Recorded:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    custom: bool
+    parent: str = ""
+    protect: bool = False
+    dependencies: list[str] = field(default_factory=list)
+    urn: str = ""
+
+
+def _arn(service: str, region: str, resource: str) -> str:
+    return f"arn:{PARTITION}:{service}:{region}:{ACCOUNT}:{resource}"
+
+
+class Mocks(pulumi.runtime.Mocks):
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.records: dict[tuple[str, str], Recorded] = {}
+        self.calls: list[str] = []
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        state = dict(inputs)
+        name = str(inputs.get("name") or args.name)
+        rid = f"{args.name}-id"
+        r = self.region
+        t = args.typ
+        if t == "aws:iam/role:Role":
+            state["arn"] = f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}"
+            rid = name
+        elif t == "aws:s3/bucket:Bucket":
+            bucket = str(inputs.get("bucket"))
+            state.update(arn=f"arn:{PARTITION}:s3:::{bucket}", bucket=bucket)
+            rid = bucket
+        elif t == "aws:kms/key:Key":
+            state.update(arn=_arn("kms", r, "key/0000-key-id"), keyId="0000-key-id")
+            rid = "0000-key-id"
+        elif t == "aws:dynamodb/table:Table":
+            arn = _arn("dynamodb", r, f"table/{name}")
+            state.update(arn=arn, streamArn=f"{arn}/stream/2026-01-01T00:00:00.000")
+            rid = name
+        elif t == "aws:lambda/function:Function":
+            arn = _arn("lambda", r, f"function:{name}")
+            state.update(arn=arn, invokeArn=f"{arn}/invocations", qualifiedArn=f"{arn}:$LATEST")
+            rid = name
+        elif t == "aws:lambda/layerVersion:LayerVersion":
+            state["arn"] = _arn("lambda", r, f"layer:{inputs.get('layerName')}:1")
+        elif t == "aws:cloudwatch/logGroup:LogGroup":
+            state["arn"] = _arn("logs", r, f"log-group:{name}")
+            rid = name
+        elif t == "aws:secretsmanager/secret:Secret":
+            state["arn"] = _arn("secretsmanager", r, f"secret:{name}-AbCdEf")
+            rid = state["arn"]
+        elif t == "aws:sns/topic:Topic":
+            state["arn"] = _arn("sns", r, name)
+            rid = state["arn"]
+        elif t == "aws:sqs/queue:Queue":
+            state.update(arn=_arn("sqs", r, name),
+                         url=f"https://sqs.{r}.amazonaws.com/{ACCOUNT}/{name}")
+            rid = state["url"]
+        elif t == "aws:sfn/stateMachine:StateMachine":
+            state["arn"] = _arn("states", r, f"stateMachine:{name}")
+            rid = state["arn"]
+        elif t == "aws:scheduler/schedule:Schedule":
+            state["arn"] = _arn("scheduler", r, f"schedule/default/{name}")
+        elif t == "aws:cloudwatch/dashboard:Dashboard":
+            state["dashboardArn"] = f"arn:{PARTITION}:cloudwatch::{ACCOUNT}:dashboard/x"
+        elif args.custom:
+            state.setdefault("arn", _arn("mock", r, f"{t.rsplit(':', 1)[-1]}/{name}"))
+        self.records[(t, args.name)] = Recorded(t, args.name, inputs, state, args.custom)
+        return rid, state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        self.calls.append(args.token)
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/deployer",
+                    "userId": "AIDEXAMPLE", "id": ACCOUNT}, []
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region,
+                    "endpoint": f"ec2.{self.region}.amazonaws.com",
+                    "description": self.region}, []
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": PARTITION, "dnsSuffix": "amazonaws.com", "id": PARTITION,
+                    "reverseDnsPrefix": "com.amazonaws"}, []
+        raise AssertionError(f"the program made an unexpected invoke: {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Sees what MockResourceArgs does not: parent, protect, dependencies."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.requests: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        self.requests[(request.type, request.name)] = {
+            "parent": request.parent,
+            "protect": bool(request.protect),
+            "dependencies": list(request.dependencies),
+        }
+        response = super().RegisterResource(request)
+        key = (request.type, request.name)
+        if key in self.requests:
+            self.requests[key]["urn"] = response.urn
+        return response
+
+
+@dataclass
+class Graph:
+    stack: str
+    config: dict[str, str]
+    resources: list[Recorded]
+    exports: dict[str, Any]
+    calls: list[str]
+
+    def of_type(self, type_: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Recorded:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {type_} {name or ''}, found {len(found)}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Recorded:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def policy_resources(self) -> list[Resource]:
+        return [Resource(r.type, r.name, r.inputs, r.protect, r.urn)
+                for r in self.resources if r.custom]
+
+    def function(self, name: str) -> Recorded:
+        return next(r for r in self.of_type("aws:lambda/function:Function")
+                    if r.inputs["name"].endswith(f"-{name.replace('_', '-')}"))
+
+
+def load_program() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("cloudsync_program", ROOT / "__main__.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_stack(
+    stack: str,
+    config: Mapping[str, str],
+    program: Callable[[], dict[str, Any]] | None = None,
+) -> Graph:
+    region = config.get("aws:region", "eu-central-1")
+    mocks = Mocks(region)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="cloudsync", stack=stack, preview=False,
+                             monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config))
+    exports: dict[str, Any] = {}
+    main = program or load_program().main
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[Any]:
+        outputs = main()
+        return pulumi.Output.all(**outputs).apply(exports.update)
+
+    run()
+    resources: list[Recorded] = []
+    for key, record in mocks.records.items():
+        request = monitor.requests.get(key, {})
+        record.parent = request.get("parent", "")
+        record.protect = request.get("protect", False)
+        record.dependencies = request.get("dependencies", [])
+        record.urn = request.get("urn", "")
+        resources.append(record)
+    return Graph(stack, dict(config), resources, exports, mocks.calls)
+
+
+@pytest.fixture(scope="session")
+def bundle() -> bundles.Bundle:
+    """The real Lambda bundle (arm64 wheels), built once; the program reuses it from the cache."""
+    return bundles.build()
+
+
+@pytest.fixture(scope="session")
+def dev(bundle: bundles.Bundle) -> Graph:
+    return build_stack("dev", stack_config("dev"))
+
+
+@pytest.fixture(scope="session")
+def prod(bundle: bundles.Bundle) -> Graph:
+    return build_stack("prod", stack_config("prod"))
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def graph(request: pytest.FixtureRequest) -> Iterator[Graph]:
+    yield request.getfixturevalue(request.param)
