@@ -244,18 +244,35 @@ def rule_id(prefix: str) -> str:
     return f"archive-{prefix.rstrip('/')}"
 
 
-def lifecycle_rules(
-    policy: LifecyclePolicy | Mapping[str, LifecyclePolicy], prefixes: Iterable[str]
-) -> list[dict[str, Any]]:
-    """S3 API ``Rules``: one rule per archive prefix (``gopro-videos/``), validated.
+def _prefix(provider_or_prefix: str) -> str:
+    if provider_or_prefix.endswith("/"):
+        if provider_or_prefix == "/" or provider_or_prefix.startswith("/"):
+            raise LifecycleError(f"archive prefix {provider_or_prefix!r} is not a folder")
+        return provider_or_prefix
+    from cloudsync_core.errors import CloudSyncError
+    from cloudsync_core.keys import archive_prefix
 
-    ``policy`` is one policy for every prefix, or a mapping prefix -> policy.
+    try:
+        return archive_prefix(provider_or_prefix)
+    except CloudSyncError as e:
+        raise LifecycleError(str(e)) from e
+
+
+def lifecycle_rules(
+    policy: LifecyclePolicy | Mapping[str, LifecyclePolicy], providers: Iterable[str]
+) -> list[dict[str, Any]]:
+    """S3 API ``Rules``: one rule per provider's archive prefix (``gopro-videos/``), validated.
+
+    ``providers`` holds provider names (``gopro``) or archive prefixes (``gopro-videos/``);
+    ``policy`` is one policy for all, or a mapping from provider name or prefix to policy.
     """
     rules: list[dict[str, Any]] = []
-    for prefix in prefixes:
-        if not prefix.endswith("/") or prefix == "/":
-            raise LifecycleError(f"archive prefix {prefix!r} must be a folder ending in '/'")
-        chosen = policy[prefix] if isinstance(policy, Mapping) else policy
+    for name in providers:
+        prefix = _prefix(name)
+        if isinstance(policy, Mapping):
+            chosen = policy[name] if name in policy else policy[prefix]
+        else:
+            chosen = policy
         validate(chosen)
         rule: dict[str, Any] = {
             "ID": rule_id(prefix),

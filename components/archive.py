@@ -102,12 +102,13 @@ class ArchiveStorage(pulumi.ComponentResource):
                             "Resource": "*",
                         },
                         {
+                            # As AWS documents it for alarms publishing to an encrypted topic;
+                            # the topic policy limits publishing to this account's alarms.
                             "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
                             "Effect": "Allow",
                             "Principal": {"Service": "cloudwatch.amazonaws.com"},
                             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                             "Resource": "*",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": naming.account}},
                         },
                     ],
                 }

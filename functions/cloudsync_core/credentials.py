@@ -77,6 +77,8 @@ class StoredCredentials:
     user_id: str | None = None
     expires_at: float | None = None  # epoch seconds; None: unknown
     updated_at: float = 0.0  # epoch seconds of the last write
+    # The web app's OAuth client secret, kept here rather than in a function's environment.
+    client_secret: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -102,6 +104,7 @@ class StoredCredentials:
                 "user_id": self.user_id,
                 "expires_at": self.expires_at,
                 "updated_at": self.updated_at,
+                "client_secret": self.client_secret,
             },
             sort_keys=True,
         )
@@ -149,6 +152,9 @@ class StoredCredentials:
             user_id=user_id.strip() if user_id else None,
             expires_at=_epoch(data.get("expires_at")),
             updated_at=_epoch(data.get("updated_at")) or 0.0,
+            client_secret=data.get("client_secret") or None
+            if isinstance(data.get("client_secret"), str)
+            else None,
         )
 
 
@@ -423,11 +429,14 @@ class GoProTokenClient:
         self._clock = clock
         self._url = settings.gopro_api_url.rstrip("/") + TOKEN_PATH
 
-    def _post(self, form: dict[str, str], what: str) -> tuple[int, dict[str, Any]]:
+    def _post(
+        self, form: dict[str, str], what: str, client_secret: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         if self._settings.gopro_client_id:
             form["client_id"] = self._settings.gopro_client_id
-        if self._settings.gopro_client_secret:
-            form["client_secret"] = self._settings.gopro_client_secret
+        secret = self._settings.gopro_client_secret or client_secret
+        if secret:
+            form["client_secret"] = secret
         response = request_with_retries(
             self._session,
             "POST",
@@ -451,8 +460,8 @@ class GoProTokenClient:
         why = f"HTTP {status}"
         if isinstance(code, str) and _SAFE_CODE.match(code):
             why = f"{code}, HTTP {status}"
-        if not (self._settings.gopro_client_id and self._settings.gopro_client_secret):
-            why += "; GOPRO_CLIENT_ID / GOPRO_CLIENT_SECRET are not set"
+        if not self._settings.gopro_client_id:
+            why += "; the stack sets no GoPro client id (config goproClientId)"
         return why
 
     def _answer(
@@ -493,6 +502,7 @@ class GoProTokenClient:
         status, body = self._post(
             {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token},
             "GoPro token refresh",
+            credentials.client_secret,
         )
         if status in (400, 401, 403):
             raise ReauthenticationRequiredError(
@@ -604,6 +614,7 @@ class Authenticator:
             provider=creds.provider,
             user_id=fresh.user_id or creds.user_id,
             refresh_token=fresh.refresh_token or creds.refresh_token,
+            client_secret=creds.client_secret,
             updated_at=self._clock(),
         )
         self._store.save(fresh)

@@ -602,6 +602,9 @@ class Tracker:
     # --- transfer slots ---------------------------------------------------------------
 
     def ensure_slot_row(self) -> None:
+        """Create the slot row if it is missing (read first: a refused put still costs a write)."""
+        if self._slot_row() is not None:
+            return
         try:
             with_retries(
                 lambda: self._db.put_item(
@@ -624,6 +627,10 @@ class Tracker:
                 raise translate(e, "create slot row") from e
 
     def slot_holders(self) -> dict[str, str]:
+        values = self._slot_row() or {}
+        return {str(k): str(v) for k, v in (values.get("holders") or {}).items()}
+
+    def _slot_row(self) -> dict[str, Any] | None:
         answer = with_retries(
             lambda: self._db.get_item(
                 TableName=self.table,
@@ -633,19 +640,19 @@ class Tracker:
             "read slots",
             sleep=self._sleep,
         )
-        values = from_item(answer.get("Item", {}))
-        return {str(k): str(v) for k, v in (values.get("holders") or {}).items()}
+        item = answer.get("Item")
+        return from_item(item) if item else None
 
-    def release_slot(self, provider: str, media_id: str, since: str | None = None) -> None:
-        """Give back this medium's transfer slot (only the holding stamped ``since``, if given)."""
+    def release_slot(self, provider: str, media_id: str, holder: str | None = None) -> None:
+        """Give back this medium's transfer slot (only if still held by ``holder``, if given)."""
         kwargs: dict[str, Any] = {
             "Key": self._key(schema.SLOTS_PROVIDER, schema.SLOTS_ID),
             "UpdateExpression": "REMOVE holders.#h",
             "ExpressionAttributeNames": {"#h": f"{provider}/{media_id}"},
         }
-        if since is not None:
-            kwargs["ConditionExpression"] = "holders.#h = :since"
-            kwargs["ExpressionAttributeValues"] = to_item({":since": since})
+        if holder is not None:
+            kwargs["ConditionExpression"] = "holders.#h = :holder"
+            kwargs["ExpressionAttributeValues"] = to_item({":holder": holder})
         self._update("release transfer slot", **kwargs)
 
     def wake_queued(self, provider: str, limit: int = 1) -> int:

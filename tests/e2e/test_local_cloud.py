@@ -483,7 +483,7 @@ def test_lost_race_claim_succeeds_quietly(cloud: LocalCloud, fakes: Fakes) -> No
     entered = [
         e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
     ]
-    assert entered == ["TakeSlot", "Claim", "ReleaseLostSlot", "NotOurs"]
+    assert entered == ["Stamp", "TakeSlot", "Claim", "ReleaseLostSlot", "NotOurs"]
     assert fakes.calls[("prepare", "race-1")] == 1
     assert row("race-1")["status"]["S"] == "COMPLETED"
 
@@ -512,11 +512,6 @@ def test_lease_lost_ends_quietly_without_marking_failed(cloud: LocalCloud, fakes
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ASL: a duplicate execution that loses the Claim runs ReleaseLostSlot, which removes "
-    "the slot entry of the execution that won (holders are keyed by medium, not execution)",
-)
 def test_a_losing_duplicate_keeps_the_winners_slot(cloud: LocalCloud, fakes: Fakes) -> None:
     sfn = cloud.client("stepfunctions")
     body = json.dumps({"provider": "gopro", "media_id": "hold-1", "wake": 1,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 from pulumi.runtime import mocks as pulumi_mocks
 
 from cloudsync_defs import bundle as bundles
@@ -114,7 +114,7 @@ class Mocks(pulumi.runtime.Mocks):
             state["dashboardArn"] = f"arn:{PARTITION}:cloudwatch::{ACCOUNT}:dashboard/x"
         elif args.custom:
             state.setdefault("arn", _arn("mock", r, f"{t.rsplit(':', 1)[-1]}/{name}"))
-        self.records[(t, args.name)] = Recorded(t, args.name, inputs, state, args.custom)
+        self.records[(t, args.name)] = Recorded(t, args.name, inputs, state, bool(args.custom))
         return rid, state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
@@ -139,13 +139,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.requests: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+    def RegisterResource(self, request: Any) -> Any:  # the gRPC method's name
         self.requests[(request.type, request.name)] = {
             "parent": request.parent,
             "protect": bool(request.protect),
             "dependencies": list(request.dependencies),
         }
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         key = (request.type, request.name)
         if key in self.requests:
             self.requests[key]["urn"] = response.urn
@@ -202,7 +202,7 @@ def build_stack(
     exports: dict[str, Any] = {}
     main = program or load_program().main
 
-    @pulumi.runtime.test
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def run() -> pulumi.Output[Any]:
         outputs = main()
         return pulumi.Output.all(**outputs).apply(exports.update)

@@ -1,9 +1,9 @@
 """The Lambda bundle: arm64 Linux wheels, deterministic, and every handler imports from it alone.
 
-The import check runs each catalog handler in a fresh interpreter started with ``-I -S`` (no site
-packages, no user site, no PYTHON* variables) whose ``sys.path`` is the standard library plus the
-bundle's two folders, as Lambda mounts them (/var/task and /opt/python). It uses CPython 3.12
-(Lambda's runtime) when this machine has one.
+The import check runs each catalog handler in a fresh interpreter started with ``-I -S -B`` (no
+site packages, no user site, no PYTHON* variables, no byte code written into the bundle) whose
+``sys.path`` is the standard library plus the bundle's two folders, as Lambda mounts them
+(/var/task and /opt/python). It uses CPython 3.12 (Lambda's runtime) when this machine has one.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def lambda_python() -> str:
     candidates = [shutil.which("python3.12"),
                   *sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))]
     for candidate in candidates:
-        if candidate and subprocess.run(  # noqa: S603
+        if candidate and subprocess.run(
                 [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 12)"],
                 capture_output=True, check=False).returncode == 0:
             return candidate
@@ -70,8 +70,8 @@ def import_results(code: Path, layer: Path) -> dict[str, dict[str, object]]:
         "POWERTOOLS_SERVICE_NAME": "cloudsync", "POWERTOOLS_METRICS_NAMESPACE": "GoProSync",
         "CLOUDSYNC_ENVIRONMENT": "dev", "PATH": "/usr/bin:/bin",
     }
-    result = subprocess.run(  # noqa: S603
-        [lambda_python(), "-I", "-S", "-c", IMPORT_SCRIPT, str(code), str(layer), *modules],
+    result = subprocess.run(
+        [lambda_python(), "-I", "-S", "-B", "-c", IMPORT_SCRIPT, str(code), str(layer), *modules],
         capture_output=True, text=True, env=env, cwd="/", timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr

@@ -133,7 +133,8 @@ def test_workflow_role_invokes_exactly_the_five_functions_and_updates_the_table(
 def test_schedule_role_invokes_only_the_lister_and_sends_to_the_dlq(graph: Graph) -> None:
     stmts = statements(graph, "schedule-policy")
     assert resources_of(stmts, "lambda:InvokeFunction") == {graph.function("list").outputs["arn"]}
-    assert resources_of(stmts, "sqs:SendMessage") == {graph.one("aws:sqs/queue:Queue").outputs["arn"]}
+    queue = graph.one("aws:sqs/queue:Queue").outputs["arn"]
+    assert resources_of(stmts, "sqs:SendMessage") == {queue}
     assert actions(stmts) == {"lambda:InvokeFunction", "sqs:SendMessage"}
 
 

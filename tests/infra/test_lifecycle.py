@@ -120,8 +120,10 @@ def test_rules_in_s3_api_shape_one_per_prefix() -> None:
     assert per_prefix[0]["Transitions"] == [{"Days": 0, "StorageClass": "DEEP_ARCHIVE"}]
     with pytest.raises(LifecycleError):
         lifecycle_rules(POLICIES["seed"], ["gopro-videos/"])
-    with pytest.raises(LifecycleError, match="must be a folder"):
-        lifecycle_rules(POLICIES["default"], ["gopro-videos"])
+    assert lifecycle_rules(POLICIES["default"], ["gopro", "google_drive"]) == rules
+    assert lifecycle_rules({"gopro": POLICIES["default"]}, ["gopro"]) == rules[:1]
+    with pytest.raises(LifecycleError, match="not a safe key segment"):
+        lifecycle_rules(POLICIES["default"], ["Go Pro"])
 
 
 def test_validate_rules_rechecks_s3_api_rules() -> None:

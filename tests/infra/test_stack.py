@@ -373,11 +373,11 @@ def test_the_seven_alarms(graph: Graph) -> None:
                    for q in a["metricQueries"]} - {None}
         assert periods == {period}, name
         assert result["id"] == "result"
-    env = f"Environment = '{graph.stack}'"
+    where = f"FROM GoProSync WHERE Environment = '{graph.stack}'"
     assert alarms["Sync-HighFailureRate"]["metricQueries"][0]["expression"] == \
-        f"SELECT SUM(SyncFailures) FROM GoProSync WHERE {env}"
+        "SELECT SUM(SyncFailures) " + where
     assert alarms["Low-Throughput"]["metricQueries"][0]["expression"] == \
-        f"SELECT AVG(TransferThroughput) FROM GoProSync WHERE {env}"
+        "SELECT AVG(TransferThroughput) " + where
     errors = alarms["Lambda-Errors"]["metricQueries"]
     names = {q["metric"]["dimensions"]["FunctionName"] for q in errors if "metric" in q}
     assert names == {graph.function(f.name).outputs["name"] for f in FUNCTIONS}
@@ -494,3 +494,19 @@ def test_dev_and_prod_differ_exactly_as_configured(dev: Graph, prod: Graph) -> N
         "cron(0 3 * * ? *)"
     assert b["aws:scheduler/schedule:Schedule:schedule-schedule.scheduleExpression"] == \
         "cron(0 2 * * ? *)"
+
+
+def test_no_secret_value_in_any_resource_input(graph: Graph) -> None:
+    from cloudsync_defs.policy_rules import no_secret_values
+
+    assert graph.of_type("aws:secretsmanager/secretVersion:SecretVersion") == []
+    assert no_secret_values(graph.policy_resources()) == []
+    text = json.dumps([r.inputs for r in graph.resources], default=str)
+    for needle in ("eyJ", "Bearer ", "refresh_token", "access_token", "password",
+                   "client_secret", "gp_access_token"):
+        assert needle not in text, needle
+    # the rule would notice one
+    bad = [*graph.policy_resources()]
+    bad[0] = type(bad[0])(bad[0].type, bad[0].name,
+                          {**bad[0].props, "x": "Bearer abcdefghijklmnopqrstuvwxyz"})
+    assert no_secret_values(bad)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from cloudsync_local.simulator import (
     ACCEPT,
     GiB,

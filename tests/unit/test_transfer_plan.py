@@ -6,8 +6,6 @@ import base64
 import random
 import time
 import zlib
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 
 import pytest
 
@@ -24,7 +22,6 @@ from cloudsync_core.transfer import (
     crc32_b64,
     crc32_combine,
     crc32_to_b64,
-    parse_retry_after,
     part_count,
     part_ranges,
     slices,
@@ -151,13 +148,7 @@ def test_base64_format_matches_s3() -> None:
         crc32_to_b64(1 << 32)
 
 
-def test_retry_after_and_content_range_parsing() -> None:
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
-    now = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
-    later = format_datetime(now + timedelta(seconds=30), usegmt=True)
-    assert parse_retry_after(later, now=now) == pytest.approx(30.0)
-    assert parse_retry_after(format_datetime(now - timedelta(hours=1), usegmt=True), now=now) == 0
+def test_content_range_parsing() -> None:  # Retry-After parsing: tests/unit/test_http.py
     assert parse_content_range("bytes 0-0/1234") == (0, 0, 1234)
     assert parse_content_range("bytes 10-19/*") == (10, 19, None)
     assert parse_content_range("bytes */1234") is None

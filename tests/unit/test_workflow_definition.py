@@ -89,6 +89,7 @@ def test_nothing_secret_is_passed_between_states() -> None:
         "deadline",
         "slice",
         "error",
+        "value",  # the slot holder stamp: start time | execution name
     }
     for state in walk(render()["States"]):  # type: ignore[arg-type]
         for block in ("Parameters", "ItemSelector"):

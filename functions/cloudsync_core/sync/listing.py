@@ -73,11 +73,11 @@ def sweep(
     now: float,
 ) -> None:
     """Re-queue what is stuck: expired leases, retryable failures, queued and stale pending."""
-    for holder, since in tracker.slot_holders().items():
-        stamp = parse_iso(since)
+    for holder, value in tracker.slot_holders().items():
+        stamp = parse_iso(value.partition("|")[0])  # "start time|execution name"
         if stamp is None or stamp.timestamp() + lease_s < now:
             holder_provider, _, media_id = holder.partition("/")
-            tracker.release_slot(holder_provider, media_id, since=since)
+            tracker.release_slot(holder_provider, media_id, holder=value)
             report.swept_slots += 1
 
     def requeue_all(rows: Iterable[MediaRow], wanted: Callable[[MediaRow], bool]) -> None:

@@ -39,7 +39,7 @@ from .s3ops import (
     upload_gone,
     uploaded_parts,
 )
-from .source import HttpRangeSource, RetryPolicy, SourceInfo, parse_retry_after
+from .source import HttpRangeSource, RetryPolicy, SourceInfo
 
 __all__ = [
     "MAX_OBJECT_SIZE",
@@ -66,7 +66,6 @@ __all__ = [
     "crc32_b64",
     "crc32_combine",
     "crc32_to_b64",
-    "parse_retry_after",
     "part_count",
     "part_ranges",
     "put_small",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
+from ..aws import error_code
 from ..errors import (
     ArchiveConflictError,
     ChecksumMismatchError,
@@ -81,10 +82,6 @@ class ArchivedObject:
     etag: str
     crc32_verified: bool = True
     existing: bool = False
-
-
-def error_code(e: ClientError) -> str:
-    return str(e.response.get("Error", {}).get("Code", ""))
 
 
 def _status(e: ClientError) -> int:

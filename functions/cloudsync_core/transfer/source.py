@@ -27,8 +27,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import requests
@@ -43,6 +41,7 @@ from ..errors import (
     TransientError,
     redact_url,
 )
+from ..http import parse_retry_after
 
 T = TypeVar("T")
 
@@ -76,22 +75,6 @@ class RetryPolicy:
     max_total_sleep: float = 30.0  # seconds slept per request, all retries together
     connect_timeout: float = 5.0
     read_timeout: float = 30.0  # per socket read, not per body
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:

@@ -34,6 +34,7 @@ from botocore.config import Config
 from cloudsync_core import schema
 from cloudsync_core import settings as env_names
 from cloudsync_core.keys import archive_prefix
+from cloudsync_core.services import set_services
 from cloudsync_defs.functions import FUNCTIONS, FunctionSpec
 from cloudsync_defs.lifecycle import lifecycle_rules, policy_from_config
 from cloudsync_defs.table import create_table_request
@@ -256,6 +257,9 @@ class LocalCloud:
         if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
             env["AWS_DEFAULT_REGION"] = self.region
         self._set_env(env)
+        # The functions build their clients from this environment on first use: forget any
+        # built for an earlier cloud in this process.
+        set_services(None)
 
         specs = {spec.name: spec for spec in FUNCTIONS}
         self._dispatcher = Dispatcher(
@@ -315,6 +319,7 @@ class LocalCloud:
                     os.environ[key] = value
             self._saved_env = {}
             self._clients = {}
+            set_services(None)
         with _active_lock:
             if _active is self:
                 _active = None

@@ -1,0 +1,195 @@
+"""The processes a benchmark runs beside itself: the S3 sink, the GoPro simulator, one transfer.
+
+``python -m bench.child moto``      moto's ThreadedMotoServer on 127.0.0.1 (a free port)
+``python -m bench.child sim ...``   the GoPro simulator with the files / library a bench needs
+``python -m bench.child transfer``  one ``transfer_file`` run, reporting its peak RSS
+
+Servers print one JSON line (where they listen) and serve until stdin closes, so they never
+outlive the bench. Each runs in its own process: the sink, the source and the client do not
+share a GIL, and a transfer's RSS is the client's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+MIB = 1024 * 1024
+
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+}
+
+
+def fake_aws_env() -> dict[str, str]:
+    """Fake credentials: nothing a bench starts can reach a real account."""
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_ENDPOINT_URL")}
+    env.update(FAKE_AWS)
+    return env
+
+
+def _announce(payload: dict[str, Any]) -> None:
+    print(json.dumps(payload), flush=True)
+
+
+def _serve_until_stdin_closes() -> None:
+    """Block until the parent closes our stdin (or dies)."""
+    try:
+        while sys.stdin.read(65536):
+            pass
+    except (OSError, ValueError):
+        pass
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_moto(_: argparse.Namespace) -> int:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    _announce({"endpoint": f"http://{host}:{port}", "pid": os.getpid()})
+    _serve_until_stdin_closes()
+    server.stop()
+    return 0
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    from cloudsync_local.simulator import GoProSimulator
+
+    sim = GoProSimulator(
+        seed="bench",
+        cdn_rate_limit_bytes_per_s=args.rate or None,
+        link_lifetime_s=6 * 3600,
+        token_lifetime_s=6 * 3600,
+        max_per_page=100,
+    )
+    media = {str(size): sim.library.add_video(size=size) for size in args.file}
+    if args.library:
+        _build_library(sim, args.library)
+    sim.start()
+    signed = {size: sim.sign(mid, "source-1") for size, mid in media.items()}
+    tokens = sim.issue_tokens()
+    _announce({
+        "base_url": sim.base_url,
+        "control_url": sim.control_url,
+        "links": signed,
+        "access_token": tokens["access_token"],
+        "refresh_token": tokens["refresh_token"],
+        "expires_in": tokens.get("expires_in"),
+        "media": len(sim.library),
+        "pid": os.getpid(),
+    })
+    _serve_until_stdin_closes()
+    sim.stop()
+    return 0
+
+
+def _build_library(sim: Any, count: int) -> None:
+    """A mixed library: mostly videos, some chaptered, photos (some RAW), bursts."""
+    for i in range(count):
+        kind = i % 20
+        if kind < 12:
+            sim.library.add_video(size=64 * 1024)
+        elif kind < 14:
+            sim.library.add_video(size=96 * 1024, chapters=3)
+        elif kind < 18:
+            sim.library.add_photo(size=16 * 1024, raw=kind == 17, raw_size=32 * 1024)
+        else:
+            sim.library.add_burst(frames=5, frame_size=8 * 1024)
+
+
+def run_transfer(args: argparse.Namespace) -> int:
+    """One engine transfer (its own process: ru_maxrss is this transfer's and nothing else's)."""
+    import boto3
+    from botocore.config import Config
+
+    from cloudsync_core.transfer import HttpRangeSource, transfer_file
+
+    baseline = peak_rss_mib()
+    samples: list[float] = []
+    stop = threading.Event()
+
+    def sample() -> None:  # /proc sampling as a cross-check of ru_maxrss
+        while not stop.wait(0.05):
+            try:
+                with open("/proc/self/status", encoding="ascii") as f:
+                    for line in f:
+                        if line.startswith("VmRSS:"):
+                            samples.append(int(line.split()[1]) / 1024)
+            except OSError:
+                return
+
+    s3 = boto3.client(
+        "s3", endpoint_url=args.endpoint, region_name="us-east-1",
+        config=Config(max_pool_connections=max(10, 2 * args.parallel),
+                      retries={"mode": "standard", "max_attempts": 3}),
+    )
+    s3.head_bucket(Bucket=args.bucket)  # warm the client (its models) before the baseline
+    with HttpRangeSource(args.url) as probe_src:
+        probe_src.probe()
+    ready = peak_rss_mib()
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    with HttpRangeSource(args.url) as source:
+        result = transfer_file(
+            source, s3, args.bucket, args.key, metadata={"bench": "memory"}, tagging="Bench=1",
+            deadline=time.monotonic() + 3600, parallel=args.parallel,
+            part_size_mib=args.part_size_mib, allow_overwrite=True,
+        )
+    seconds = time.perf_counter() - started
+    stop.set()
+    sampler.join(timeout=1)
+    size = getattr(result, "size", None)
+    _announce({
+        "seconds": seconds,
+        "size": size,
+        "baseline_mib": baseline,
+        "ready_mib": ready,
+        "peak_rss_mib": peak_rss_mib(),
+        "sampled_peak_mib": max(samples) if samples else 0.0,
+    })
+    return 0 if size is not None else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.child")
+    sub = parser.add_subparsers(dest="what", required=True)
+    sub.add_parser("moto")
+    sim = sub.add_parser("sim")
+    sim.add_argument("--file", type=int, action="append", default=[], help="a video of N bytes")
+    sim.add_argument("--rate", type=float, default=0.0, help="CDN bytes/s per connection")
+    sim.add_argument("--library", type=int, default=0, help="add a mixed library of N media")
+    transfer = sub.add_parser("transfer")
+    transfer.add_argument("--url", required=True)
+    transfer.add_argument("--endpoint", required=True)
+    transfer.add_argument("--bucket", required=True)
+    transfer.add_argument("--key", required=True)
+    transfer.add_argument("--parallel", type=int, default=8)
+    transfer.add_argument("--part-size-mib", type=int, default=0)
+    args = parser.parse_args(argv)
+    runner = {"moto": run_moto, "sim": run_sim, "transfer": run_transfer}[args.what]
+    return runner(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

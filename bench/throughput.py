@@ -1,0 +1,258 @@
+"""Benchmark 1: the same file from the simulator into one S3 sink, five ways, side by side.
+
+(a) limit          the same bytes from memory, boto3 ``upload_fileobj`` with a tuned
+                   TransferConfig (the most this client can push into this sink)
+(b) engine         ``transfer_file``: ranged GETs -> UploadPart with CRC32, 8 in flight
+(c) seed           seed-design.md Component 3: read a 100 MB chunk, upload it, one after another
+(d) upload_fileobj what a user would write: boto3 ``upload_fileobj`` over the streamed response
+(e) rclone         ``rclone copyurl`` (Debian's package), defaults, into the same sink
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import requests
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+from cloudsync_core.errors import ChecksumMismatchError
+from cloudsync_core.transfer import ArchivedObject, HttpRangeSource, transfer_file
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MIB = 1024 * 1024
+SEED_CHUNK_SIZE = 104_857_600  # seed-design.md: CHUNK_SIZE = MULTIPART_THRESHOLD = 100 MB
+
+# (a)'s settings: the best of a sweep on this machine (part 8/16/32 MiB x 4/8/10/16 threads,
+# see docs/BENCHMARKS.md); 16 MiB parts match the engine's choice for files above 256 MiB.
+LIMIT_CONFIG = TransferConfig(multipart_threshold=8 * MIB, multipart_chunksize=16 * MIB,
+                              max_concurrency=8, use_threads=True)
+
+
+@dataclass
+class Sink:
+    """An S3 endpoint on loopback and a bucket in it."""
+
+    name: str
+    endpoint: str
+    bucket: str = "bench"
+    verifies_checksums: bool = True  # s3rver stores no additional checksums
+    notes: list[str] = field(default_factory=list)
+
+    def client(self, pool: int = 16, *, checksums: bool = True) -> S3Client:
+        config = Config(
+            max_pool_connections=pool,
+            retries={"mode": "standard", "max_attempts": 3},
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_supported" if checksums else "when_required",
+            response_checksum_validation="when_supported" if checksums else "when_required",
+        )
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            config=config)
+
+    def prepare(self, *, versioning: bool = True) -> None:
+        """The bucket; versioned like the archive bucket (moto then answers real version ids,
+        where ``versionId=null`` from an unversioned bucket makes rclone's HEAD fail)."""
+        s3 = self.client()
+        try:
+            s3.create_bucket(Bucket=self.bucket)
+        except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+            pass
+        if versioning:
+            s3.put_bucket_versioning(Bucket=self.bucket,
+                                     VersioningConfiguration={"Status": "Enabled"})
+
+    def forget(self, key: str) -> None:
+        """Delete every version of a key and any upload left, so the sink does not fill up."""
+        s3 = self.client()
+        try:
+            listing = s3.list_object_versions(Bucket=self.bucket, Prefix=key)
+            for v in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]:
+                s3.delete_object(Bucket=self.bucket, Key=v["Key"], VersionId=v["VersionId"])
+            uploads = s3.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+            for u in uploads.get("Uploads", []):
+                s3.abort_multipart_upload(Bucket=self.bucket, Key=u["Key"],
+                                          UploadId=u["UploadId"])
+            s3.delete_object(Bucket=self.bucket, Key=key)
+        except Exception:  # noqa: BLE001 - cleanup only
+            pass
+
+
+@dataclass
+class Result:
+    contender: str
+    sink: str
+    size: int
+    seconds: float | None
+    note: str = ""
+
+    @property
+    def mib_s(self) -> float | None:
+        if self.seconds is None or self.seconds <= 0:
+            return None
+        return self.size / MIB / self.seconds
+
+
+def fetch_bytes(url: str, size: int) -> bytes:
+    """The whole file into memory (for the limit: the very same bytes)."""
+    with requests.get(url, timeout=(5, 60), stream=True) as r:
+        r.raise_for_status()
+        buf = bytearray(size)
+        pos = 0
+        for chunk in r.iter_content(MIB):
+            buf[pos : pos + len(chunk)] = chunk
+            pos += len(chunk)
+    if pos != size:
+        raise RuntimeError(f"read {pos} of {size} bytes")
+    return bytes(buf)
+
+
+def _head_size(s3: S3Client, bucket: str, key: str) -> int:
+    return int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+
+
+def limit(sink: Sink, data: bytes, key: str, *, checksums: bool = True,
+          config: TransferConfig = LIMIT_CONFIG) -> float:
+    s3 = sink.client(max(16, int(config.max_request_concurrency) + 4), checksums=checksums)
+    started = time.perf_counter()
+    s3.upload_fileobj(io.BytesIO(data), sink.bucket, key, Config=config)
+    seconds = time.perf_counter() - started
+    assert _head_size(s3, sink.bucket, key) == len(data)
+    return seconds
+
+
+def engine(sink: Sink, url: str, key: str, *, parallel: int = 8, part_size_mib: int = 0
+           ) -> tuple[float, str]:
+    """transfer_file as the Transfer step runs it; returns (seconds, note)."""
+    s3 = sink.client(max(10, 2 * parallel))
+    note = ""
+    started = time.perf_counter()
+    with HttpRangeSource(url) as source:
+        try:
+            result = transfer_file(source, s3, sink.bucket, key, metadata={"bench": "engine"},
+                                   tagging="Source=GoPro&AutoSync=True",
+                                   deadline=time.monotonic() + 3600, parallel=parallel,
+                                   part_size_mib=part_size_mib, allow_overwrite=True)
+        except ChecksumMismatchError as e:
+            if sink.verifies_checksums or "stored no CRC32" not in str(e):
+                raise
+            note = "completed; the final CRC32 read-back skipped (s3rver stores none)"
+        else:
+            if not isinstance(result, ArchivedObject):
+                raise RuntimeError("the engine stopped before the end (deadline)")
+    seconds = time.perf_counter() - started
+    return seconds, note
+
+
+def seed(sink: Sink, url: str, key: str, size: int, *, kms: bool = True) -> float:
+    """seed-design.md, Component 3, ``multipart_upload_stream``, line for line."""
+    s3 = sink.client(10)
+    started = time.perf_counter()
+    response = requests.get(url, headers={"Authorization": "Bearer not-needed-by-the-cdn"},
+                            stream=True, timeout=(5, 60))
+    extra: dict[str, Any] = {"ServerSideEncryption": "aws:kms"} if kms else {}
+    multipart = s3.create_multipart_upload(Bucket=sink.bucket, Key=key, StorageClass="STANDARD",
+                                           Tagging="Source=GoPro&AutoSync=True", **extra)
+    upload_id = multipart["UploadId"]
+    parts: list[Any] = []
+    part_number = 1
+    bytes_transferred = 0
+    try:
+        for chunk in response.iter_content(chunk_size=SEED_CHUNK_SIZE):
+            if chunk:
+                part = s3.upload_part(Bucket=sink.bucket, Key=key, PartNumber=part_number,
+                                      UploadId=upload_id, Body=chunk)
+                parts.append({"PartNumber": part_number, "ETag": part["ETag"]})
+                bytes_transferred += len(chunk)
+                part_number += 1
+        s3.complete_multipart_upload(Bucket=sink.bucket, Key=key, UploadId=upload_id,
+                                     MultipartUpload={"Parts": parts})
+    except Exception:
+        s3.abort_multipart_upload(Bucket=sink.bucket, Key=key, UploadId=upload_id)
+        raise
+    finally:
+        response.close()
+    if bytes_transferred != size:  # step 5, "Verify Transfer"
+        raise ValueError(f"Size mismatch: expected {size}, got {bytes_transferred}")
+    return time.perf_counter() - started
+
+
+def naive_upload_fileobj(sink: Sink, url: str, key: str, size: int) -> float:
+    """What a user would write: the streamed response straight into ``upload_fileobj``."""
+    s3 = sink.client(10)
+    started = time.perf_counter()
+    with requests.get(url, stream=True, timeout=(5, 60)) as r:
+        r.raise_for_status()
+        r.raw.decode_content = True
+        s3.upload_fileobj(r.raw, sink.bucket, key)
+    seconds = time.perf_counter() - started
+    assert _head_size(s3, sink.bucket, key) == size
+    return seconds
+
+
+def rclone_path() -> str | None:
+    return shutil.which("rclone")
+
+
+def rclone_version() -> str:
+    exe = rclone_path()
+    if exe is None:
+        return "not installed"
+    out = subprocess.run([exe, "version"], capture_output=True, text=True, check=False)
+    return (out.stdout.splitlines() or ["rclone ?"])[0].strip()
+
+
+def rclone_copyurl(sink: Sink, url: str, key: str, size: int, *,
+                   extra_args: tuple[str, ...] = ()) -> float:
+    exe = rclone_path()
+    if exe is None:
+        raise FileNotFoundError("rclone")
+    # rclone 1.60 fails on some CA bundles; a loopback http endpoint needs none
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+    env.update({
+        "RCLONE_CONFIG_BENCH_TYPE": "s3",
+        "RCLONE_CONFIG_BENCH_PROVIDER": "Other",
+        "RCLONE_CONFIG_BENCH_ENDPOINT": sink.endpoint,
+        "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID": "testing",
+        "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": "testing",
+        "RCLONE_CONFIG_BENCH_REGION": "us-east-1",
+        "RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE": "true",
+        "RCLONE_CONFIG": "/dev/null",
+    })
+    started = time.perf_counter()
+    out = subprocess.run([exe, "copyurl", url, f"bench:{sink.bucket}/{key}", "--s3-no-check-bucket",
+                          *extra_args], capture_output=True, text=True, env=env, check=False,
+                         timeout=1800)
+    seconds = time.perf_counter() - started
+    if out.returncode != 0:
+        raise RuntimeError(f"rclone failed: {out.stderr.strip()[-300:]}")
+    assert _head_size(sink.client(), sink.bucket, key) == size
+    return seconds
+
+
+Contender = Callable[[], "float | tuple[float, str]"]
+
+
+def measure(name: str, sink: Sink, size: int, key: str, fn: Contender) -> Result:
+    """Run one contender; a failure becomes a row with its reason, never a crash."""
+    try:
+        value = fn()
+    except FileNotFoundError:
+        return Result(name, sink.name, size, None, "not installed")
+    except Exception as e:  # noqa: BLE001 - a contender's failure is a result to report
+        return Result(name, sink.name, size, None, f"failed: {type(e).__name__}: {str(e)[:160]}")
+    finally:
+        sink.forget(key)
+    if isinstance(value, tuple):
+        return Result(name, sink.name, size, value[0], value[1])
+    return Result(name, sink.name, size, value)

@@ -1,0 +1,1 @@
+"""``cloudsync``: the operator CLI (see ``main``). Runs on the operator's machine, not in Lambda."""

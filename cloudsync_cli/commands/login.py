@@ -1,0 +1,105 @@
+"""``cloudsync login``: store GoPro credentials in the stack's secret (never printing them)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import TextIO
+
+from cloudsync_core.credentials import GoProTokenClient, StoredCredentials, jwt_expiry
+
+from ..context import Context
+from ..errors import EXIT_OK, EXIT_USAGE, CliError
+from .gopro import gopro_settings, secret_store
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "login", help="store GoPro credentials in the stack's secret",
+        description="Store GoPro credentials in the stack's Secrets Manager secret. Either an "
+        "OAuth token pair (--access-token, --refresh-token), or the web app's cookies "
+        "(--cookie-token gp_access_token --user-id gp_user_id), or a username with the "
+        "password on stdin (accounts without two-factor login). Pass '-' as a token to read it "
+        "from stdin. Tokens are never printed.",
+    )
+    p.add_argument("--access-token", metavar="T", help="OAuth access token")
+    p.add_argument("--refresh-token", metavar="R", help="OAuth refresh token (renewed nightly)")
+    p.add_argument("--expires-in", type=int, metavar="SECONDS",
+                   help="the access token's lifetime, when it is not a JWT")
+    p.add_argument("--cookie-token", metavar="T", help="the web app's gp_access_token cookie")
+    p.add_argument("--user-id", metavar="U", help="the web app's gp_user_id cookie")
+    p.add_argument("--username", metavar="U", help="GoPro account email (password grant)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument("--gopro-api-url", default=None, help="the GoPro API (default: the stack's)")
+    p.set_defaults(func=run)
+
+
+def _value(raw: str | None, stdin: TextIO) -> str | None:
+    if raw == "-":
+        return stdin.readline().strip()
+    return raw.strip() if raw is not None else None
+
+
+def credentials_from_args(
+    args: argparse.Namespace, ctx: Context, stdin: TextIO, now: float
+) -> StoredCredentials:
+    access = _value(args.access_token, stdin)
+    cookie = _value(args.cookie_token, stdin)
+    modes = [bool(access), bool(cookie), bool(args.username)]
+    if sum(modes) != 1:
+        raise CliError(
+            "choose one way to log in: --access-token T [--refresh-token R], or --cookie-token "
+            "T --user-id U, or --username U --password-stdin", exit_code=EXIT_USAGE,
+        )
+    if access:
+        refresh = _value(args.refresh_token, stdin) or None
+        expires = jwt_expiry(access)
+        if expires is None and args.expires_in:
+            expires = now + args.expires_in
+        return StoredCredentials(
+            provider="gopro", mode="oauth", access_token=access, refresh_token=refresh,
+            user_id=args.user_id, expires_at=expires, updated_at=now,
+        )
+    if cookie:
+        if not args.user_id:
+            raise CliError("--cookie-token needs --user-id (the gp_user_id cookie)",
+                           exit_code=EXIT_USAGE)
+        return StoredCredentials(
+            provider="gopro", mode="cookie", access_token=cookie, user_id=args.user_id,
+            expires_at=jwt_expiry(cookie), updated_at=now,
+        )
+    if not args.password_stdin:
+        raise CliError("--username needs --password-stdin (the password is read from stdin)",
+                       exit_code=EXIT_USAGE)
+    password = stdin.readline().rstrip("\n")
+    if not password:
+        raise CliError("no password on stdin", exit_code=EXIT_USAGE)
+    client = GoProTokenClient(gopro_settings(ctx, args.gopro_api_url))
+    return client.password_login(args.username, password)
+
+
+def describe(creds: StoredCredentials) -> str:
+    parts = [f"mode {creds.mode}"]
+    if creds.user_id:
+        parts.append(f"user {creds.user_id}")
+    if creds.mode == "oauth":
+        parts.append("with a refresh token" if creds.refresh_token else
+                     "WITHOUT a refresh token: it cannot be renewed")
+    if creds.expires_at:
+        parts.append("access token expires "
+                     + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(creds.expires_at)))
+    return ", ".join(parts)
+
+
+def store(ctx: Context, creds: StoredCredentials) -> None:
+    secret_store(ctx).save(creds, create_missing=True)
+
+
+def run(args: argparse.Namespace, ctx: Context, stdin: TextIO | None = None) -> int:
+    creds = credentials_from_args(args, ctx, stdin or sys.stdin, time.time())
+    store(ctx, creds)
+    ctx.print(f"Stored GoPro credentials ({describe(creds)}) in secret "
+              f"{ctx.outputs.secret_id} of stack {ctx.outputs.stack}.")
+    ctx.print("Check them with `cloudsync library`.")
+    return EXIT_OK
