@@ -85,7 +85,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Ranged GETs into S3 UploadPart with checksums, until done or the time budget",
         1024,
         290,
-        frozenset({"secret_read", "table_read", "archive_write"}),
+        frozenset({"secret_read", "table_read", "archive_write", "archive_read"}),
     ),
     FunctionSpec(
         "finalize",

@@ -50,7 +50,7 @@ def fresh_grant(services: Services, provider: str, min_valid_s: int) -> AccessGr
     return grant
 
 
-def open_provider(services: Services, name: str, min_valid_s: int = 300) -> CloudProvider:
+def open_provider(services: Services, name: str, min_valid_s: int = 60) -> CloudProvider:
     """A provider whose token is valid for at least ``min_valid_s`` seconds."""
     return create_provider(
         name,
