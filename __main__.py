@@ -149,7 +149,9 @@ def deploy(cfg: StackConfig, naming: Naming, bundle: bundles.Bundle) -> dict[str
         "secretId": credentials.secret_name,
         "secretArn": credentials.secret_arn,
         "functions": functions.names,
+        "listFunction": functions.names[SCHEDULED_FUNCTION],
         "providers": list(cfg.providers),
+        "goproApiUrl": cfg.gopro_api_url,
     }
     discovery = Discovery("discovery", DiscoveryArgs(naming=naming, outputs=outputs, tags=tags))
     return {**outputs, "outputsParameter": discovery.parameter_name}

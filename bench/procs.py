@@ -128,7 +128,7 @@ def run_transfer_child(url: str, endpoint: str, bucket: str, key: str, *, parall
          "--bucket", bucket, "--key", key, "--parallel", str(parallel),
          "--part-size-mib", str(part_size_mib)],
         capture_output=True, text=True, env=python_env(), cwd=str(ROOT), timeout=timeout,
-        check=False,
+        check=False, stdin=subprocess.DEVNULL,
     )
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not lines:
@@ -172,6 +172,7 @@ def install_s3rver(cache: Path, timeout: float = 240.0) -> tuple[Path | None, st
             [npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache),
              f"s3rver@{S3RVER_VERSION}"],
             capture_output=True, text=True, timeout=timeout, check=False,
+            stdin=subprocess.DEVNULL, cwd=str(cache),
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         return None, f"s3rver not run: npm install failed ({type(e).__name__})"

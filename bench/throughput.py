@@ -14,6 +14,7 @@ import io
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,46 @@ LIMIT_CONFIG = TransferConfig(multipart_threshold=8 * MIB, multipart_chunksize=1
                               max_concurrency=8, use_threads=True)
 
 
+class Timeline:
+    """When each S3 call of a client ran (botocore hooks): splits a run into its data phase
+    (until the last part is in) and the completion (CompleteMultipartUpload and after)."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.calls: list[tuple[str, float, float]] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            self.t0 = time.perf_counter()
+            self.calls.clear()
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-call.s3", self._before)
+        client.meta.events.register("after-call.s3", self._after)
+
+    def _before(self, context: dict[str, Any], **_: Any) -> None:
+        context["bench_started"] = time.perf_counter()
+
+    def _after(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        started = context.get("bench_started")
+        if started is not None:
+            with self._lock:
+                self.calls.append((str(model.name), started - self.t0,
+                                   time.perf_counter() - self.t0))
+
+    def last_end(self, operation: str) -> float | None:
+        ends = [e for name, _, e in self.calls if name == operation]
+        return max(ends) if ends else None
+
+    def duration(self, operation: str) -> float | None:
+        spans = [e - s for name, s, e in self.calls if name == operation]
+        return sum(spans) if spans else None
+
+    def count(self, operation: str) -> int:
+        return sum(1 for name, _, _ in self.calls if name == operation)
+
+
 @dataclass
 class Sink:
     """An S3 endpoint on loopback and a bucket in it."""
@@ -49,6 +90,8 @@ class Sink:
     verifies_checksums: bool = True  # s3rver stores no additional checksums
     notes: list[str] = field(default_factory=list)
 
+    timeline: Timeline | None = None  # when set, every client's calls are timed
+
     def client(self, pool: int = 16, *, checksums: bool = True) -> S3Client:
         config = Config(
             max_pool_connections=pool,
@@ -57,8 +100,11 @@ class Sink:
             request_checksum_calculation="when_supported" if checksums else "when_required",
             response_checksum_validation="when_supported" if checksums else "when_required",
         )
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                            config=config)
+        client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                              config=config)
+        if self.timeline is not None:
+            self.timeline.attach(client)
+        return client
 
     def prepare(self, *, versioning: bool = True) -> None:
         """The bucket; versioned like the archive bucket (moto then answers real version ids,
@@ -73,18 +119,22 @@ class Sink:
                                      VersioningConfiguration={"Status": "Enabled"})
 
     def forget(self, key: str) -> None:
-        """Delete every version of a key and any upload left, so the sink does not fill up."""
+        """Delete the object (its one version) and any upload left, so the sink stays small.
+
+        (moto's ListObjectVersions takes seconds over big objects: the version comes from HEAD.)
+        """
         s3 = self.client()
         try:
-            listing = s3.list_object_versions(Bucket=self.bucket, Prefix=key)
-            for v in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]:
-                s3.delete_object(Bucket=self.bucket, Key=v["Key"], VersionId=v["VersionId"])
             uploads = s3.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
             for u in uploads.get("Uploads", []):
                 s3.abort_multipart_upload(Bucket=self.bucket, Key=u["Key"],
                                           UploadId=u["UploadId"])
-            s3.delete_object(Bucket=self.bucket, Key=key)
-        except Exception:  # noqa: BLE001 - cleanup only
+            version = s3.head_object(Bucket=self.bucket, Key=key).get("VersionId")
+            if version and version != "null":
+                s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
+            else:
+                s3.delete_object(Bucket=self.bucket, Key=key)
+        except Exception:  # noqa: BLE001, S110 - cleanup only
             pass
 
 
@@ -95,12 +145,21 @@ class Result:
     size: int
     seconds: float | None
     note: str = ""
+    data_seconds: float | None = None  # until the last UploadPart answered
+    complete_seconds: float | None = None  # CompleteMultipartUpload itself
+    parts: int = 0
 
     @property
     def mib_s(self) -> float | None:
         if self.seconds is None or self.seconds <= 0:
             return None
         return self.size / MIB / self.seconds
+
+    @property
+    def data_mib_s(self) -> float | None:
+        if self.data_seconds is None or self.data_seconds <= 0:
+            return None
+        return self.size / MIB / self.data_seconds
 
 
 def fetch_bytes(url: str, size: int) -> bytes:
@@ -194,7 +253,7 @@ def naive_upload_fileobj(sink: Sink, url: str, key: str, size: int) -> float:
     with requests.get(url, stream=True, timeout=(5, 60)) as r:
         r.raise_for_status()
         r.raw.decode_content = True
-        s3.upload_fileobj(r.raw, sink.bucket, key)
+        s3.upload_fileobj(r.raw, sink.bucket, key)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
     assert _head_size(s3, sink.bucket, key) == size
     return seconds
@@ -232,7 +291,7 @@ def rclone_copyurl(sink: Sink, url: str, key: str, size: int, *,
     started = time.perf_counter()
     out = subprocess.run([exe, "copyurl", url, f"bench:{sink.bucket}/{key}", "--s3-no-check-bucket",
                           *extra_args], capture_output=True, text=True, env=env, check=False,
-                         timeout=1800)
+                         timeout=1800, stdin=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
     if out.returncode != 0:
         raise RuntimeError(f"rclone failed: {out.stderr.strip()[-300:]}")
@@ -245,14 +304,20 @@ Contender = Callable[[], "float | tuple[float, str]"]
 
 def measure(name: str, sink: Sink, size: int, key: str, fn: Contender) -> Result:
     """Run one contender; a failure becomes a row with its reason, never a crash."""
+    timeline = sink.timeline = Timeline()
     try:
+        timeline.start()
         value = fn()
     except FileNotFoundError:
         return Result(name, sink.name, size, None, "not installed")
     except Exception as e:  # noqa: BLE001 - a contender's failure is a result to report
         return Result(name, sink.name, size, None, f"failed: {type(e).__name__}: {str(e)[:160]}")
     finally:
+        sink.timeline = None
         sink.forget(key)
-    if isinstance(value, tuple):
-        return Result(name, sink.name, size, value[0], value[1])
-    return Result(name, sink.name, size, value)
+    seconds, note = value if isinstance(value, tuple) else (value, "")
+    result = Result(name, sink.name, size, seconds, note)
+    result.data_seconds = timeline.last_end("UploadPart")
+    result.complete_seconds = timeline.duration("CompleteMultipartUpload")
+    result.parts = timeline.count("UploadPart")
+    return result

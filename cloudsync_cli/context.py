@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -18,6 +20,7 @@ class Context:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
     poll_s: float = 1.0
+    sleep: Callable[[float], None] = time.sleep  # between polls (tests play the cloud here)
     _outputs: StackOutputs | None = None
     _tracker: Tracker | None = None
 

@@ -3,7 +3,8 @@
     cloudsync [--endpoint-url URL | --local] [--stack NAME] [--region R] [--profile P] [--debug]
               COMMAND ...
 
-Commands: login, sync, status, failures, resync, verify, library, restore, local up, demo.
+Commands: login, sync, status, failures, resync, verify, library, restore, local up, demo,
+cost.
 Global options may also follow the command. Where the CLI talks to and how it finds the stack:
 see ``cloudsync_cli.stack``. Errors are one line on stderr (``--debug``: the traceback); exit
 codes in ``cloudsync_cli.errors``.
@@ -69,14 +70,29 @@ def build_parser() -> argparse.ArgumentParser:
     original = sub.add_parser
 
     def add_parser(name: str, **kwargs: object) -> argparse.ArgumentParser:
-        if name not in ("local", "demo"):
+        if name not in ("local", "demo", "cost"):
             kwargs.setdefault("parents", [common])
         return original(name, **kwargs)  # type: ignore[arg-type]
 
     sub.add_parser = add_parser  # type: ignore[method-assign]
     for module in (login, sync, status, resync, verify, library, restore, local, demo):
         module.add_parser(sub)
+    _add_cost(sub)
     return parser
+
+
+def _add_cost(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``cloudsync cost``: the cost model (``cloudsync_cli.cost``); talks to no AWS."""
+    from . import cost
+
+    p = sub.add_parser("cost", help="what archiving a library costs, per lifecycle policy",
+                       description=(cost.__doc__ or "").split("\n")[0])
+    cost.add_arguments(p)
+
+    def run(args: argparse.Namespace, ctx: Context | None) -> int:
+        return cost.run(args)
+
+    p.set_defaults(func=run, needs_aws=False)
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:

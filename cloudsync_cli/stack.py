@@ -142,8 +142,9 @@ class Aws:
             return self.session.region_name
         return LOCAL_REGION if self.target.local else None
 
-    def client(self, service: str, *, config: Config | None = None) -> Any:
-        key = (service, repr(config))
+    def client(self, service: str, *, config: Config | None = None, variant: str = "") -> Any:
+        """A cached client; ``variant`` names a non-default ``config``."""
+        key = (service, variant)
         if key not in self._clients:
             base = Config(
                 connect_timeout=5,
@@ -181,7 +182,9 @@ class Aws:
         # A synchronous invoke of the lister may take its whole timeout (300 s); never retry
         # it on the client side (a second listing would start).
         config = Config(read_timeout=read_timeout, retries={"total_max_attempts": 1})
-        return self.client("lambda", config=config)  # type: ignore[no-any-return]
+        return self.client(  # type: ignore[no-any-return]
+            "lambda", config=config, variant=f"read_timeout={read_timeout}"
+        )
 
 
 def _has_env_credentials() -> bool:

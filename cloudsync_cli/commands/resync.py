@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cloudsync_core.sync.summary import send_summary
 from cloudsync_core.tracker import IN_PROGRESS, MediaRow
 
 from ..context import Context
@@ -83,9 +84,10 @@ def resync(ctx: Context, provider: str, rows: list[MediaRow]) -> tuple[str, list
                     break
                 current = tracker.get(provider, row.media_id)
     finally:
-        tracker.end_listing(
+        if tracker.end_listing(
             run_id, queued=len(queued), requeued=len(queued), expected_bytes=expected
-        )
+        ):  # every medium finished before we closed the listing: the summary is ours to send
+            send_summary(ctx.tracker, ctx.aws.client("sns"), ctx.outputs.topic_arn or "", run_id)
     return run_id, queued
 
 

@@ -96,7 +96,7 @@ def wait_and_report(
     progress = Progress(ctx.err)
     run = follow_run(
         ctx.tracker, run_id, queued_hint=queued, progress=progress, poll_s=ctx.poll_s,
-        timeout_s=timeout_s,
+        timeout_s=timeout_s, sleep=ctx.sleep,
     )
     failed = failed_media(ctx.tracker, ctx.providers, run_id) if run and run.failed else []
     ok = run is None or run.failed == 0

@@ -543,8 +543,12 @@ class Tracker:
             sleep=self._sleep,
         )
 
-    def end_listing(self, run_id: str, **counts: int) -> None:
-        """The run's final counts; from now on the run can be done."""
+    def end_listing(self, run_id: str, **counts: int) -> bool:
+        """The run's final counts; from now on the run can be done.
+
+        True when every medium it queued had already finished, and this call closed the run:
+        the caller then owes the summary (no finishing medium will send it).
+        """
         clause, names, values = self._set_clause({**counts, "listing": False})
         self._update(
             "update run record",
@@ -553,6 +557,7 @@ class Tracker:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=to_item(values),
         )
+        return self.claim_run_completion(run_id)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         answer = with_retries(

@@ -116,7 +116,7 @@ def test_several_stacks_need_a_name(aws: None, monkeypatch: pytest.MonkeyPatch) 
     publish("prod", {**OUTPUTS, "stack": "prod", "table": "prod-table"})
     monkeypatch.delenv("CLOUDSYNC_STACK", raising=False)
     assert find_stacks(make_ctx().aws.ssm()) == ["prod", "test"]
-    with pytest.raises(CliError, match="several cloudsync stacks .*: prod, test; choose one"):
+    with pytest.raises(CliError, match=r"several cloudsync stacks .*: prod, test; choose one"):
         discover(make_ctx().aws)
     assert discover(make_ctx().aws, "prod").table == "prod-table"
     monkeypatch.setenv("CLOUDSYNC_STACK", "prod")
@@ -251,7 +251,7 @@ def test_resync_wait_follows_the_run(aws: None, monkeypatch: pytest.MonkeyPatch)
             ExpressionAttributeValues=to_item({":one": 1, ":b": 42}),
         )
 
-    monkeypatch.setattr("cloudsync_cli.runs.time.sleep", finish_medium)
+    ctx.sleep = finish_medium
     assert resync.run(args("resync", "m1", "--wait", "--json"), ctx) == 0
     document = json.loads(output(ctx))
     assert document["ok"] is True and document["run"]["completed"] == 1

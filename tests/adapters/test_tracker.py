@@ -159,7 +159,7 @@ def test_finishing_counts_once_in_the_run_and_closes_it_once(
     for media_id in ("d" * 24, "e" * 24, "f" * 24):
         tracker.add_pending(medium(media_id), "run-1")
         claim(dynamodb, tracker, media_id, wake=1)
-    tracker.end_listing("run-1", queued=3)
+    assert not tracker.end_listing("run-1", queued=3)  # nothing finished yet
 
     assert tracker.finish(
         "gopro",
@@ -199,8 +199,8 @@ def test_a_run_still_listing_is_never_done(dynamodb: DynamoDBClient, tracker: Tr
     claim(dynamodb, tracker, "1" * 24, wake=1)
     tracker.finish("gopro", "1" * 24, 1, COMPLETED, run_id="run-2")
     assert not tracker.claim_run_completion("run-2")  # the lister may queue more
-    tracker.end_listing("run-2", queued=1)
-    assert tracker.claim_run_completion("run-2")
+    assert tracker.end_listing("run-2", queued=1)  # all done already: the lister closes it
+    assert not tracker.claim_run_completion("run-2")  # and nobody else does
 
 
 def test_slots_bound_holders_and_release(dynamodb: DynamoDBClient, tracker: Tracker) -> None:

@@ -361,7 +361,7 @@ def test_follow_gives_up_after_the_timeout() -> None:
     def sleep(s: float) -> None:
         now[0] += 1
 
-    with pytest.raises(CliError, match="has not finished after 3 s .1 of 3 media finished"):
+    with pytest.raises(CliError, match=r"has not finished after 3 s \(1 of 3 media finished"):
         follow_run(tracker, "r", queued_hint=3, progress=None,  # type: ignore[arg-type]
                    timeout_s=3, sleep=sleep, clock=lambda: now[0])
 
@@ -426,3 +426,14 @@ def test_login_refuses_unclear_combinations(argv: tuple[str, ...]) -> None:
     with pytest.raises(CliError) as caught:
         credentials_from_args(login_args(*argv), None, io.StringIO(""), 0.0)  # type: ignore[arg-type]
     assert caught.value.exit_code == 2
+
+
+def test_clients_are_cached_per_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    aws = Aws(Target("http://127.0.0.1:9", "us-east-1", None, "test"))
+    assert aws.lambda_() is aws.lambda_()
+    assert aws.lambda_(read_timeout=30) is not aws.lambda_()
+    assert aws.s3() is aws.s3()
+    aws.use_region("eu-west-1")
+    assert aws.region == "eu-west-1"

@@ -140,18 +140,16 @@ def list_library(
         flush()
     report.skipped = provider.skipped_items
 
-    if run.started:
-        tracker.end_listing(
-            report.run_id,
-            queued=report.queued,
-            listed=report.listed,
-            new=report.new,
-            requeued=report.requeued,
-            skipped=report.skipped,
-            expected_bytes=report.expected_bytes,
-        )
-        if tracker.claim_run_completion(report.run_id):  # everything finished while listing
-            publish_summary(services, report.run_id)
+    if run.started and tracker.end_listing(
+        report.run_id,
+        queued=report.queued,
+        listed=report.listed,
+        new=report.new,
+        requeued=report.requeued,
+        skipped=report.skipped,
+        expected_bytes=report.expected_bytes,
+    ):
+        publish_summary(services, report.run_id)  # everything finished while we were listing
     emit("VideosDiscovered", report.listed, MetricUnit.Count, Provider=provider.name)
     emit("NewVideosFound", report.new, MetricUnit.Count, Provider=provider.name)
     logger.info("library listed", extra=report.as_payload())

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..aws import translate
 from ..observability import logger
 from ..services import Services
 from ..tracker import FAILED, Outcome, RunRecord, Tracker
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
 
 MAX_LISTED_FAILURES = 20
 
@@ -50,14 +55,19 @@ def run_failures(tracker: Tracker, run: RunRecord) -> list[tuple[str, str, str]]
 
 def publish_summary(services: Services, run_id: str) -> bool:
     """Publish the run's summary when anything failed; True when a message went out."""
-    run = services.tracker.get_run(run_id)
+    services.settings.require("topic_arn")
+    return send_summary(services.tracker, services.sns, services.settings.topic_arn, run_id)
+
+
+def send_summary(tracker: Tracker, sns: SNSClient, topic_arn: str, run_id: str) -> bool:
+    """``publish_summary`` for callers without a function's settings (the CLI's resync)."""
+    run = tracker.get_run(run_id)
     if run is None or not run.failed:
         logger.info("run finished cleanly", extra={"run_id": run_id})
         return False
-    subject, message = summary_text(run, run_failures(services.tracker, run))
-    services.settings.require("topic_arn")
+    subject, message = summary_text(run, run_failures(tracker, run))
     try:
-        services.sns.publish(TopicArn=services.settings.topic_arn, Subject=subject, Message=message)
+        sns.publish(TopicArn=topic_arn, Subject=subject, Message=message)
     except Exception as e:
         raise translate(e, "publish run summary") from e
     logger.warning("run finished with failures", extra={"run_id": run_id, "failed": run.failed})

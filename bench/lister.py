@@ -1,0 +1,201 @@
+"""Benchmark 4: the nightly lister over a big simulated library, requests counted exactly.
+
+Runs ``list_library`` twice against the GoPro simulator and a DynamoDB in moto's server:
+first over an empty tracker (every medium is new), then over an unchanged library whose rows are
+all COMPLETED (a normal night). GoPro API calls come from the simulator's own counters;
+DynamoDB requests (and the read/write units they consumed) from a botocore hook on the client.
+The seed's design, for comparison, reads one item per video (GetItem) on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import requests
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+TABLE = "bench-tracker"
+# Operations that accept ReturnConsumedCapacity (the hook asks for it, to count units).
+_CAPACITY_OPS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem",
+                           "BatchWriteItem", "Query", "Scan", "TransactWriteItems",
+                           "TransactGetItems"})
+_API_KEYS = ("search", "download", "media", "user", "token")
+
+
+@dataclass
+class RequestCounter:
+    """Counts every DynamoDB request a client sends, and the capacity units consumed."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    read_units: float = 0.0
+    write_units: float = 0.0
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("provide-client-params.dynamodb", self._ask_capacity)
+        client.meta.events.register("before-call.dynamodb", self._count)
+        client.meta.events.register("after-call.dynamodb", self._units)
+
+    def _ask_capacity(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name in _CAPACITY_OPS:
+            params.setdefault("ReturnConsumedCapacity", "TOTAL")
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.requests[model.name] += 1
+
+    def _units(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        consumed = parsed.get("ConsumedCapacity")
+        entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
+        for c in entries:
+            read = c.get("ReadCapacityUnits")
+            write = c.get("WriteCapacityUnits")
+            if read is None and write is None:  # only a total: reads and writes by operation
+                total = float(c.get("CapacityUnits", 0.0))
+                if model.name in ("GetItem", "BatchGetItem", "Query", "Scan",
+                                  "TransactGetItems"):
+                    self.read_units += total
+                else:
+                    self.write_units += total
+            else:
+                self.read_units += float(read or 0.0)
+                self.write_units += float(write or 0.0)
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.read_units = self.write_units = 0.0
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"requests": dict(self.requests), "total": sum(self.requests.values()),
+                "read_units": self.read_units, "write_units": self.write_units}
+
+
+def _sim_stats(control_url: str) -> dict[str, int]:
+    answer = requests.get(f"{control_url}/stats", timeout=10)
+    answer.raise_for_status()
+    stats = answer.json()
+    assert isinstance(stats, dict)
+    return {k: int(v) for k, v in stats.items()}
+
+
+def _api_calls(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    diff = {k: after.get(k, 0) - before.get(k, 0) for k in _API_KEYS}
+    # every request the simulator saw, less our own stats reads (one "control" each)
+    control = after.get("control", 0) - before.get("control", 0)
+    diff["total"] = after.get("requests", 0) - before.get("requests", 0) - control
+    return diff
+
+
+def mark_all_completed(client: DynamoDBClient, provider: str) -> int:
+    """Rewrite every media row as COMPLETED (uncounted): the state after a finished night."""
+    from cloudsync_core import schema
+
+    done = 0
+    pending: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        request: dict[str, Any] = {TABLE: pending[:]}
+        while request:
+            answer = client.batch_write_item(RequestItems=request)
+            request = dict(answer.get("UnprocessedItems") or {})
+        pending.clear()
+
+    kwargs: dict[str, Any] = {"TableName": TABLE}
+    while True:
+        page = client.scan(**kwargs)
+        for item in page.get("Items", []):
+            if item.get(schema.PARTITION_KEY, {}).get("S") != provider:
+                continue
+            item["status"] = {"S": "COMPLETED"}
+            item[schema.STATUS_INDEX_PARTITION] = {"S": f"{provider}#COMPLETED"}
+            pending.append({"PutRequest": {"Item": item}})
+            done += 1
+            if len(pending) == 25:
+                flush()
+        if not page.get("LastEvaluatedKey"):
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    if pending:
+        flush()
+    return done
+
+
+def run(endpoint: str, sim_info: dict[str, Any]) -> dict[str, Any]:
+    """Both runs; the JSON-ready result (called in a child process: the lister logs a lot)."""
+    from botocore.config import Config
+
+    from cloudsync_core.credentials import AccessGrant, StoredCredentials
+    from cloudsync_core.providers import create_provider
+    from cloudsync_core.services import Services
+    from cloudsync_core.settings import Settings
+    from cloudsync_core.sync.listing import list_library
+    from cloudsync_core.tracker import Tracker
+    from cloudsync_defs.table import create_table_request
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=10)
+    session = boto3.session.Session(region_name="us-east-1")
+
+    def client(name: str) -> Any:
+        return session.client(name, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
+
+    dynamodb = client("dynamodb")
+    dynamodb.create_table(**create_table_request(TABLE))
+    counter = RequestCounter()
+    counter.attach(dynamodb)
+    settings = Settings(
+        table=TABLE, bucket="bench", secret_id="bench/gopro",  # noqa: S106 - a name
+        topic_arn="", state_machine_arn="",
+        environment="bench", gopro_api_url=sim_info["base_url"], gopro_client_id="",
+        gopro_client_secret="", max_concurrent_media=5, retry_budget=3, time_budget_s=240,
+        lease_s=360, part_size_mib=0, parallel_ranges=8, media_types=(), max_items=None,
+    )
+    services = Services(settings=settings, dynamodb=dynamodb, s3=client("s3"),
+                        secrets=client("secretsmanager"), sns=client("sns"),
+                        sfn=client("stepfunctions"), tracker=Tracker(dynamodb, TABLE))
+    creds = StoredCredentials(provider="gopro", mode="oauth",
+                              access_token=sim_info["access_token"],
+                              refresh_token=sim_info["refresh_token"],
+                              expires_at=time.time() + 3 * 3600, updated_at=time.time())
+    out: dict[str, Any] = {"media": sim_info["media"]}
+    for label in ("first", "unchanged"):
+        if label == "unchanged":
+            out["rows_completed"] = mark_all_completed(dynamodb, "gopro")
+        provider = create_provider("gopro", settings=settings, grant=AccessGrant(creds))
+        counter.reset()
+        before = _sim_stats(sim_info["control_url"])
+        started = time.perf_counter()
+        report = list_library(services, provider, trigger="bench")
+        seconds = time.perf_counter() - started
+        after = _sim_stats(sim_info["control_url"])
+        out[label] = {
+            "seconds": seconds,
+            "listed": report.listed,
+            "new": report.new,
+            "requeued": report.requeued,
+            "api": _api_calls(before, after),
+            "dynamodb": counter.snapshot(),
+        }
+    return out
+
+
+def main_child(endpoint: str, sim_json: str) -> int:
+    print(json.dumps(run(endpoint, json.loads(sim_json))), flush=True)
+    return 0
+
+
+def seed_design_counts(media: int, page_size: int = 100, max_videos: int = 1000
+                       ) -> dict[str, Any]:
+    """The seed's lister as written (Component 2): pages of 100, one GetItem per video, at
+    most MAX_VIDEOS (1,000) a run; the same on every night."""
+    listed = min(media, max_videos)
+    return {
+        "listed_per_run": listed,
+        "search_calls": -(-listed // page_size),
+        "get_item": listed,
+        "read_units": 0.5 * listed,  # eventually consistent reads of small items: 1/2 unit
+    }
