@@ -134,3 +134,15 @@ def emit(stream: TextIO, text: str) -> None:
 
 def mapping_rows(values: Mapping[str, object]) -> list[tuple[str, object]]:
     return list(values.items())
+
+
+# How each tracker state reads to a person ("" for a medium the tracker has never seen).
+STATUS_WORDS = {
+    "": "new",
+    "PENDING": "queued",
+    "QUEUED": "queued (waiting for a slot)",
+    "IN_PROGRESS": "transferring",
+    "COMPLETED": "archived",
+    "FAILED": "failed",
+    "DELETED_AT_SOURCE": "deleted at source",
+}

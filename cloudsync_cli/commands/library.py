@@ -13,19 +13,9 @@ from cloudsync_core.tracker import MediaRow
 
 from ..context import Context
 from ..errors import EXIT_OK
-from ..output import human_bytes, plural, table, to_json
+from ..output import STATUS_WORDS, human_bytes, plural, table, to_json
 from .gopro import gopro_settings, secret_store
 from .resync import pick_provider
-
-STATE_WORDS = {
-    None: "new",
-    "PENDING": "queued",
-    "QUEUED": "queued",
-    "IN_PROGRESS": "transferring",
-    "COMPLETED": "archived",
-    "FAILED": "failed",
-    "DELETED_AT_SOURCE": "deleted at source",
-}
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +47,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     provider = pick_provider(ctx, args.provider)
     items, login, skipped = list_remote(ctx, provider, args.gopro_api_url)
     rows: dict[str, MediaRow] = ctx.tracker.get_many(provider, (i.media_id for i in items))
-    states = {i.media_id: STATE_WORDS.get(rows[i.media_id].status if i.media_id in rows else None,
+    states = {i.media_id: STATUS_WORDS.get(rows[i.media_id].status if i.media_id in rows else "",
                                           "other") for i in items}
     counts = Counter(states.values())
     if args.json:

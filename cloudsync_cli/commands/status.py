@@ -10,17 +10,8 @@ from cloudsync_core.tracker import FAILED, STATUSES, MediaRow
 
 from ..context import Context
 from ..errors import EXIT_OK
-from ..output import human_bytes, table, to_json
+from ..output import STATUS_WORDS, human_bytes, table, to_json
 from ..runs import failures_table, run_dict
-
-LABELS = {
-    "PENDING": "pending",
-    "QUEUED": "queued (waiting for a slot)",
-    "IN_PROGRESS": "transferring",
-    "COMPLETED": "archived",
-    "FAILED": "failed",
-    "DELETED_AT_SOURCE": "deleted at source",
-}
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -89,7 +80,7 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
     rows = []
     for provider, counts in doc["counts"].items():
         for status in STATUSES:
-            rows.append((provider, LABELS.get(status, status), counts[status]))
+            rows.append((provider, STATUS_WORDS.get(status, status), counts[status]))
         rows.append((provider, "total", sum(counts.values())))
     ctx.print(table(["provider", "state", "media"], rows, right=[2]))
     ctx.print()

@@ -289,3 +289,38 @@ def test_hostile_listings_never_crash_the_run_nor_escape_the_archive(stack: Stac
             assert ".." not in obj["key"].split("/")
     assert [o["key"] for o in stack.objects(escape)] == [f"gopro-videos/2025/11/{escape}/x.MP4"]
     assert stack.objects(absurd)[0]["key"].startswith(f"gopro-videos/undated/{absurd}/")
+
+
+def test_at_most_the_stacks_bound_transfers_at_once_and_no_queued_medium_is_stranded(
+    make_local_cloud: Callable[..., LocalCloud],
+) -> None:
+    import threading
+
+    with GoProSimulator(cdn_rate_limit_bytes_per_s=8 * MiB) as sim:
+        cloud = make_local_cloud(gopro_api_url=sim.base_url, max_concurrent_media=2,
+                                 settings={"CLOUDSYNC_PART_SIZE_MIB": "5"})
+        stack = Stack(sim, cloud)
+        stack.login()
+        media = [sim.library.add_video(filename=f"GX02{i:04d}.MP4", size=3 * MiB,
+                                       captured_at=NOV) for i in range(6)]
+        most = 0
+        done = threading.Event()
+
+        def watch() -> None:
+            nonlocal most
+            while not done.is_set():
+                most = max(most, len(stack.tracker.slot_holders()))
+                done.wait(0.02)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            stack.sync(timeout=180)
+        finally:
+            done.set()
+            watcher.join()
+        rows = stack.rows()
+        assert [rows[m].status for m in media] == [COMPLETED] * len(media)
+        assert most == 2  # the bound was reached and never passed
+        assert stack.tracker.slot_holders() == {}
+        assert list(stack.tracker.by_status("gopro", "QUEUED")) == []
