@@ -34,6 +34,8 @@ def transfer_slice(
     budget = min(request.deadline - clock(), remaining_s() - SAFETY_MARGIN_S)
     deadline = time.monotonic() + max(0.0, budget)
     links = LinkCache(open_provider(services, request.provider), request.media_id, row.media_type)
+    # Metadata and tags of every original (for the small ones this step writes whole).
+    where = targets(request.provider, request.media_id, parse_iso(row.captured_at), links.all())
     parts = 0
     moved = 0
     stopped = False
@@ -47,9 +49,7 @@ def transfer_slice(
             refresh_link=lambda fid=unit.file_id: links.refresh(fid),  # type: ignore[misc]
         ) as source:
             if upload.get("upload_id") is None:  # smaller than a part: one verified PutObject
-                target = targets(
-                    request.provider, request.media_id, parse_iso(row.captured_at), links.all()
-                )[unit.file_id]
+                target = where[unit.file_id]
                 data = _whole(source, size, bool(upload.get("ranges", True)), deadline)
                 put_small(
                     services.s3,
