@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from typing import TextIO
 
 from cloudsync_core.credentials import GoProTokenClient, StoredCredentials, jwt_expiry
@@ -31,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--user-id", metavar="U", help="the web app's gp_user_id cookie")
     p.add_argument("--username", metavar="U", help="GoPro account email (password grant)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument("--client-secret", metavar="S", default=None,
+                   help="the GoPro web app's OAuth client secret, kept in the secret for token "
+                   "renewal ('-' reads it from stdin)")
     p.add_argument("--gopro-api-url", default=None, help="the GoPro API (default: the stack's)")
     p.set_defaults(func=run)
 
@@ -46,6 +50,7 @@ def credentials_from_args(
 ) -> StoredCredentials:
     access = _value(args.access_token, stdin)
     cookie = _value(args.cookie_token, stdin)
+    client_secret = _value(args.client_secret, stdin) or None
     modes = [bool(access), bool(cookie), bool(args.username)]
     if sum(modes) != 1:
         raise CliError(
@@ -60,6 +65,7 @@ def credentials_from_args(
         return StoredCredentials(
             provider="gopro", mode="oauth", access_token=access, refresh_token=refresh,
             user_id=args.user_id, expires_at=expires, updated_at=now,
+            client_secret=client_secret,
         )
     if cookie:
         if not args.user_id:
@@ -76,7 +82,8 @@ def credentials_from_args(
     if not password:
         raise CliError("no password on stdin", exit_code=EXIT_USAGE)
     client = GoProTokenClient(gopro_settings(ctx, args.gopro_api_url))
-    return client.password_login(args.username, password)
+    return replace(client.password_login(args.username, password, client_secret),
+                   client_secret=client_secret)
 
 
 def describe(creds: StoredCredentials) -> str:

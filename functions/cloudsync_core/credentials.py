@@ -513,7 +513,9 @@ class GoProTokenClient:
             raise SourceRequestError(f"GoPro token refresh answered HTTP {status}")
         return self._answer(body, credentials)
 
-    def password_login(self, username: str, password: str) -> StoredCredentials:
+    def password_login(
+        self, username: str, password: str, client_secret: str | None = None
+    ) -> StoredCredentials:
         """The OAuth password grant (accounts without two-factor login)."""
         status, body = self._post(
             {
@@ -523,6 +525,7 @@ class GoProTokenClient:
                 "scope": GOPRO_SCOPE,
             },
             "GoPro login",
+            client_secret,
         )
         if status in (400, 401, 403):
             raise AuthError(

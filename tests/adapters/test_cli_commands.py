@@ -349,6 +349,16 @@ def test_login_stores_credentials_without_printing_them(aws: None) -> None:
         "oauth", "secret-AT", "secret-RT")
 
 
+def test_login_keeps_the_oauth_client_secret_for_renewal(aws: None) -> None:
+    ctx = make_ctx()
+    code = login.run(args("login", "--access-token", "secret-AT", "--refresh-token", "secret-RT",
+                          "--client-secret", "web-app-secret"), ctx)
+    assert code == 0
+    assert "web-app-secret" not in output(ctx)
+    stored = SecretStore(boto3.client("secretsmanager", region_name=REGION), SECRET).load()
+    assert stored.client_secret == "web-app-secret"
+
+
 def test_login_with_cookies_creates_a_missing_secret(aws: None) -> None:
     boto3.client("secretsmanager", region_name=REGION).delete_secret(
         SecretId=SECRET, ForceDeleteWithoutRecovery=True)
