@@ -123,3 +123,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 )
 
 BY_NAME: dict[str, FunctionSpec] = {spec.name: spec for spec in FUNCTIONS}
+
+# What the nightly schedule sends the `list` function (EventBridge Scheduler, or the local cloud).
+SCHEDULE_EVENT: dict[str, str] = {"trigger": "schedule"}

@@ -10,6 +10,8 @@ from typing import Final
 import pulumi
 import pulumi_aws as aws
 
+from cloudsync_defs.functions import SCHEDULE_EVENT
+
 from . import iam
 from .naming import Naming
 
@@ -64,7 +66,7 @@ class NightlySchedule(pulumi.ComponentResource):
             target={
                 "arn": args.target_function_arn,
                 "role_arn": self.role.arn,
-                "input": json.dumps({"source": "schedule"}),
+                "input": json.dumps(SCHEDULE_EVENT),
                 "retry_policy": {
                     "maximum_retry_attempts": RETRIES,
                     "maximum_event_age_in_seconds": MAX_EVENT_AGE_S,

@@ -11,7 +11,7 @@ import pulumi
 import pytest
 
 from cloudsync_core import schema, settings
-from cloudsync_defs.functions import FUNCTIONS
+from cloudsync_defs.functions import FUNCTIONS, SCHEDULE_EVENT
 from cloudsync_defs.lifecycle import POLICIES, lifecycle_rules
 from cloudsync_defs.workflow import FUNCTIONS_IN_WORKFLOW, render_transfer_definition
 from components.config import AlarmThresholds
@@ -333,6 +333,7 @@ def test_schedule(graph: Graph) -> None:
     assert target["roleArn"] == graph.one("aws:iam/role:Role", "schedule-role").outputs["arn"]
     assert target["retryPolicy"] == {"maximumRetryAttempts": 2, "maximumEventAgeInSeconds": 3600}
     assert target["deadLetterConfig"] == {"arn": graph.one("aws:sqs/queue:Queue").outputs["arn"]}
+    assert json.loads(target["input"]) == SCHEDULE_EVENT  # what the local cloud sends too
 
 
 def test_alerts_topic(graph: Graph) -> None:

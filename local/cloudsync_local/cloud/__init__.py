@@ -5,7 +5,6 @@
 
 from .app import (
     DEFAULT_STACK,
-    SCHEDULE_EVENT,
     FunctionError,
     LocalCloud,
     active,
@@ -21,7 +20,6 @@ __all__ = [
     "DEFAULT_ENDPOINT_URL",
     "DEFAULT_PORT",
     "DEFAULT_STACK",
-    "SCHEDULE_EVENT",
     "AsyncFailure",
     "Dispatcher",
     "FunctionError",

@@ -35,7 +35,7 @@ from cloudsync_core import schema
 from cloudsync_core import settings as env_names
 from cloudsync_core.keys import archive_prefix
 from cloudsync_core.services import set_services
-from cloudsync_defs.functions import FUNCTIONS, FunctionSpec
+from cloudsync_defs.functions import FUNCTIONS, SCHEDULE_EVENT, FunctionSpec
 from cloudsync_defs.lifecycle import lifecycle_rules, policy_from_config
 from cloudsync_defs.table import create_table_request
 from cloudsync_defs.workflow import RetryPolicy, render_transfer_definition
@@ -48,7 +48,6 @@ log = logging.getLogger("cloudsync_local.cloud")
 DEFAULT_STACK: Final = "local"
 DEFAULT_REGION: Final = "us-east-1"
 DEFAULT_MAP_CONCURRENCY: Final = 4
-SCHEDULE_EVENT: Final[dict[str, str]] = {"trigger": "schedule"}
 FAKE_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 _active_lock = threading.Lock()
