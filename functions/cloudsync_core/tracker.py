@@ -156,6 +156,7 @@ class RunRecord:
     completed: int = 0
     failed: int = 0
     deleted: int = 0
+    moved: int = 0  # media a later run took over before they finished here
     bytes: int = 0
     notified: bool = False
     finished_at: str | None = None
@@ -168,7 +169,7 @@ class RunRecord:
 
     @property
     def finished(self) -> int:
-        return self.completed + self.failed + self.deleted
+        return self.completed + self.failed + self.deleted + self.moved
 
     @property
     def done(self) -> bool:
@@ -185,6 +186,7 @@ class RunRecord:
             completed=int(v.get("completed", 0)),
             failed=int(v.get("failed", 0)),
             deleted=int(v.get("deleted", 0)),
+            moved=int(v.get("moved", 0)),
             bytes=int(v.get("bytes", 0)),
             notified=bool(v.get("notified", False)),
             finished_at=v.get("finished_at"),
@@ -401,7 +403,12 @@ class Tracker:
         overwrite: bool = False,
         reset_failures: bool = False,
     ) -> bool:
-        """Any state → PENDING for a new wake-up, if the row is still as ``row`` saw it."""
+        """Any state → PENDING for a new wake-up, if the row is still as ``row`` saw it.
+
+        A row its old run still waits for (not yet finished there) moves to the new run in the
+        same transaction that counts it as ``moved`` in the old one, so the old run can close
+        (and send its summary) instead of waiting forever for a medium that left it.
+        """
         fields = {**self._status_fields(row.provider, PENDING), "run_id": run_id}
         if overwrite:
             fields["overwrite"] = True
@@ -410,15 +417,30 @@ class Tracker:
         clause, names, values = self._set_clause(fields)
         names["#st"] = "status"
         values.update({":old": row.status, ":w": row.wake, ":one": 1})
-        answer = self._update(
-            "re-queue medium",
-            Key=self._key(row.provider, row.media_id),
-            UpdateExpression=f"SET {clause}, wake = wake + :one",
-            ConditionExpression="#st = :old AND wake = :w",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_item(values),
-        )
-        return answer is not None
+        update: dict[str, Any] = {
+            "Key": self._key(row.provider, row.media_id),
+            "UpdateExpression": f"SET {clause}, wake = wake + :one",
+            "ConditionExpression": "#st = :old AND wake = :w",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(values),
+        }
+        old_run = row.run_id if row.run_id != run_id and row.status not in TERMINAL else None
+        if old_run:
+            moved = {
+                "TableName": self.table,
+                "Key": self._key(schema.RUN_PROVIDER, old_run),
+                "UpdateExpression": "ADD moved :one",
+                "ConditionExpression": "attribute_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": schema.PARTITION_KEY},
+                "ExpressionAttributeValues": to_item({":one": 1}),
+            }
+            items = [{"Update": {"TableName": self.table, **update}}, {"Update": moved}]
+            if self._transact("re-queue medium", items):
+                return True
+            if self.get_run(old_run) is not None:
+                return False  # the row changed under us
+            # no record of the old run (never written, or deleted): just move the row
+        return self._update("re-queue medium", **update) is not None
 
     # --- steps of a transfer ----------------------------------------------------------
 

@@ -247,3 +247,33 @@ def test_queued_rows_are_woken_oldest_first(tracker: Tracker, dynamodb: DynamoDB
     assert tracker.wake_queued("gopro", limit=1) == 1
     states = {m: tracker.get("gopro", m) for m in ("2" * 24, "3" * 24)}
     assert sorted(r.status for r in states.values() if r) == [PENDING, QUEUED]
+
+
+def test_a_medium_taken_over_by_a_later_run_lets_its_old_run_close(
+    dynamodb: DynamoDBClient, tracker: Tracker
+) -> None:
+    tracker.start_run("run-a", "gopro", "test")
+    for media_id in ("4" * 24, "5" * 24):
+        tracker.add_pending(medium(media_id), "run-a")
+        claim(dynamodb, tracker, media_id, wake=1)
+    assert not tracker.end_listing("run-a", queued=2)
+    assert tracker.finish("gopro", "4" * 24, 1, FAILED, run_id="run-a", error_type="X")
+    stuck = tracker.get("gopro", "5" * 24)  # its execution died: the next run takes it
+    assert stuck is not None
+    tracker.start_run("run-b", "gopro", "test")
+    assert tracker.requeue(stuck, "run-b")
+    assert not tracker.requeue(stuck, "run-b")  # once
+    run_a = tracker.get_run("run-a")
+    assert run_a is not None and (run_a.moved, run_a.done) == (1, True)
+    assert tracker.claim_run_completion("run-a")
+    moved = tracker.get("gopro", "5" * 24)
+    assert moved is not None and (moved.status, moved.run_id) == (PENDING, "run-b")
+
+
+def test_requeue_without_the_old_run_record_still_moves_the_row(
+    dynamodb: DynamoDBClient, tracker: Tracker
+) -> None:
+    tracker.add_pending(medium("6" * 24), "never-recorded")
+    claim(dynamodb, tracker, "6" * 24, wake=1)
+    row = tracker.get("gopro", "6" * 24)
+    assert row is not None and tracker.requeue(row, "run-c")

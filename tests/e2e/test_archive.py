@@ -242,27 +242,42 @@ def test_a_crashed_executions_lease_expires_and_the_next_run_completes_it(stack:
 
     media_id = stack.sim.library.add_video(filename="GX010600.MP4", size=3 * MiB,
                                            captured_at=NOV)
-    # What a crash leaves: the row claimed an hour ago, its transfer slot still held.
+    # What a crash (an execution timed out) leaves: the row claimed an hour ago, its transfer
+    # slot still held, and its run waiting for it; a sibling failed for good in that run.
     db = stack.client("dynamodb")
     table = stack.outputs["table"]
+    old = "2026-01-01T00:00:00.000Z"
+    common = {"status_changed_at": old, "run_id": "crashed-run", "media_type": "Video",
+              "captured_at": NOV.isoformat(), "wake": 1, "attempt": 1}
     db.put_item(TableName=table, Item=to_item({
         "provider": "gopro", "media_id": media_id, "status": "IN_PROGRESS",
-        "provider_status": "gopro#IN_PROGRESS", "status_changed_at": "2026-01-01T00:00:00.000Z",
-        "claimed_at": "2026-01-01T00:00:00.000Z", "wake": 1, "attempt": 1, "failures": 0,
-        "run_id": "crashed-run", "filename": "GX010600.MP4", "media_type": "Video",
-        "captured_at": NOV.isoformat(),
-    }))
+        "provider_status": "gopro#IN_PROGRESS", "claimed_at": old, "failures": 0,
+        "filename": "GX010600.MP4", **common}))
+    db.put_item(TableName=table, Item=to_item({
+        "provider": "gopro", "media_id": "f" * 24, "status": "FAILED",
+        "provider_status": "gopro#FAILED", "failures": 3, "error_type": "SizeMismatchError",
+        "filename": "GX010601.MP4", **common}))
+    db.put_item(TableName=table, Item=to_item({
+        "provider": "#run", "media_id": "crashed-run", "run_provider": "gopro",
+        "queued": 2, "failed": 1, "listing": False, "started_at": old}))
     stack.tracker.ensure_slot_row()
     db.update_item(TableName=table, Key=to_item({"provider": "#slots", "media_id": "transfers"}),
                    UpdateExpression="SET holders.#h = :v",
                    ExpressionAttributeNames={"#h": f"gopro/{media_id}"},
-                   ExpressionAttributeValues=to_item({":v": "2026-01-01T00:00:00.000Z|crashed"}))
+                   ExpressionAttributeValues=to_item({":v": f"{old}|crashed"}))
     report = stack.sync()
     assert (report["requeued"], report["swept_slots"]) == (1, 1)
     row = stack.rows()[media_id]
     assert row.status == COMPLETED and row.run_id == report["run_id"]
     stack.assert_archived_exactly(media_id)
     assert stack.tracker.slot_holders() == {}
+    # The crashed run closed once its stuck medium moved on, and reported its failure.
+    crashed = stack.tracker.get_run("crashed-run")
+    assert crashed is not None and crashed.done and crashed.notified
+    messages = stack.cloud.messages(wait_s=5)
+    assert [m["Subject"] for m in messages] == ["GoPro Sync Partial Failure"]
+    assert "Execution: crashed-run" in messages[0]["Message"]
+    assert f"gopro/{'f' * 24}: SizeMismatchError" in messages[0]["Message"]
 
 
 def test_hostile_listings_never_crash_the_run_nor_escape_the_archive(stack: Stack) -> None:

@@ -9,14 +9,23 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from ..models import ListFilters, MediaItem
 from ..observability import MetricUnit, emit, logger
 from ..providers import CloudProvider
 from ..services import Services
-from ..tracker import FAILED, IN_PROGRESS, PENDING, QUEUED, MediaRow, Tracker, parse_iso
+from ..tracker import (
+    FAILED,
+    IN_PROGRESS,
+    PENDING,
+    QUEUED,
+    TERMINAL,
+    MediaRow,
+    Tracker,
+    parse_iso,
+)
 from .summary import publish_summary
 
 PAGE_OF_KEYS = 100
@@ -37,6 +46,7 @@ class ListingReport:
     skipped: int = 0
     swept_slots: int = 0
     expected_bytes: int = 0  # what the source says the queued media weigh (an estimate)
+    earlier_runs: list[str] = field(default_factory=list)  # runs whose stuck media we took
 
     @property
     def queued(self) -> int:
@@ -85,6 +95,9 @@ def sweep(
             if wanted(row) and tracker.requeue(row, run.ensure()):
                 report.requeued += 1
                 report.expected_bytes += row.listed_size or 0
+                left = row.run_id and row.run_id != report.run_id and row.status not in TERMINAL
+                if left and row.run_id not in report.earlier_runs:
+                    report.earlier_runs.append(row.run_id or "")
 
     requeue_all(tracker.by_status(provider, IN_PROGRESS), lambda r: r.lease_expired(lease_s, now))
     requeue_all(tracker.by_status(provider, FAILED), lambda r: r.failures < retry_budget)
@@ -150,6 +163,9 @@ def list_library(
         expected_bytes=report.expected_bytes,
     ):
         publish_summary(services, report.run_id)  # everything finished while we were listing
+    for earlier in report.earlier_runs:  # its last stuck medium moved here: it can close now
+        if tracker.claim_run_completion(earlier):
+            publish_summary(services, earlier)
     emit("VideosDiscovered", report.listed, MetricUnit.Count, Provider=provider.name)
     emit("NewVideosFound", report.new, MetricUnit.Count, Provider=provider.name)
     logger.info("library listed", extra=report.as_payload())
