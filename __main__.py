@@ -137,6 +137,7 @@ def deploy(cfg: StackConfig, naming: Naming, bundle: bundles.Bundle) -> dict[str
             function_log_groups=[naming.function_log_group(s.name) for s in FUNCTIONS],
             workflow_log_group=naming.workflow_log_group,
             tags=tags,
+            custom_metrics=cfg.custom_metrics,
         ),
     )
     outputs: dict[str, Any] = {

@@ -109,6 +109,7 @@ class StackConfig:
     gopro_api_url: str
     gopro_client_id: str
     alarms: AlarmThresholds
+    custom_metrics: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -151,6 +152,8 @@ KEYS: Final[dict[str, Key]] = {
     "goproApiUrl": Key("https://api.gopro.com", "GoPro API base URL"),
     "goproClientId": Key("", "the GoPro web app's OAuth client id (public)"),
     "alarmThresholds": Key({}, "overrides of the seven alarm thresholds"),
+    "customMetrics": Key(True, "emit the seed's custom metrics and alarm on them (false: the "
+                               "three alarms on them go too; failures still reach you by email)"),
     "tags": Key({}, "extra tags on every taggable resource"),
 }
 
@@ -352,6 +355,8 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         else:
             thresholds[ALARM_KEYS[name]] = float(value)
 
+    custom_metrics = _bool(get("customMetrics"), "customMetrics", problems)
+
     tags = _obj(get("tags"), "tags", problems, dict)
     for tag_key, tag_value in tags.items():
         if not isinstance(tag_value, str) or str(tag_key).lower().startswith("aws:"):
@@ -386,6 +391,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         gopro_api_url=api_url.rstrip("/"),
         gopro_client_id=client_id,
         alarms=AlarmThresholds(**thresholds),
+        custom_metrics=custom_metrics,
         tags={str(k): str(v) for k, v in tags.items()},
     )
 

@@ -63,6 +63,8 @@ def function_environment(
     }
     if cfg.gopro_client_id:
         env[settings.ENV_GOPRO_CLIENT_ID] = cfg.gopro_client_id
+    if not cfg.custom_metrics:
+        env[settings.ENV_METRICS] = "off"
     if cfg.media_types:
         env[settings.ENV_MEDIA_TYPES] = ",".join(cfg.media_types)
     return env

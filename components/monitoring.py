@@ -22,6 +22,8 @@ from .functions import METRICS_NAMESPACE
 from .naming import Naming
 
 MAX_ALARM_METRICS: Final = 10
+# The alarms that read the functions' own (custom) metrics rather than AWS's.
+CUSTOM_METRIC_ALARMS: Final = frozenset({"Sync-HighFailureRate", "Auth-Failure", "Low-Throughput"})
 
 
 @dataclass
@@ -35,6 +37,7 @@ class MonitoringArgs:
     function_log_groups: Sequence[str]
     workflow_log_group: str
     tags: Mapping[str, str]
+    custom_metrics: bool = True  # False: the functions emit none, so no alarm reads them
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,8 @@ class Monitoring(pulumi.ComponentResource):
                        t.low_throughput_mbps, lt, 900, 2),
              custom("TransferThroughput", "AVG", 900)),
         ]
+        if not args.custom_metrics:
+            specs = [(spec, q) for spec, q in specs if spec.key not in CUSTOM_METRIC_ALARMS]
         self.alarms = {}
         for spec, queries in specs:
             self.alarms[spec.key] = aws.cloudwatch.MetricAlarm(

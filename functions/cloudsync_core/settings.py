@@ -30,6 +30,7 @@ ENV_PART_SIZE_MIB: Final = "CLOUDSYNC_PART_SIZE_MIB"
 ENV_PARALLEL_RANGES: Final = "CLOUDSYNC_PARALLEL_RANGES"
 ENV_MEDIA_TYPES: Final = "CLOUDSYNC_MEDIA_TYPES"
 ENV_MAX_ITEMS: Final = "CLOUDSYNC_MAX_ITEMS"
+ENV_METRICS: Final = "CLOUDSYNC_METRICS"  # "off": no custom metrics (stack config customMetrics)
 
 
 def _int(name: str, default: int, minimum: int = 0) -> int:

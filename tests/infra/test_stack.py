@@ -403,6 +403,19 @@ def test_alarm_thresholds_from_config(bundle: Any) -> None:
     assert alarms["cloudsync-prod-Lambda-Errors"] == 5
 
 
+def test_without_custom_metrics_no_function_emits_them_and_no_alarm_reads_them(
+    bundle: Any,
+) -> None:
+    from .conftest import build_stack
+
+    graph = build_stack("prod", {**stack_config("prod"), "cloudsync:customMetrics": "false"})
+    alarms = {a.inputs["name"] for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert alarms == {f"cloudsync-prod-{k}" for k in (
+        "Lambda-Errors", "Lambda-Throttles", "StepFunction-Failed", "DLQ-Messages")}
+    for function in graph.of_type("aws:lambda/function:Function"):
+        assert function.inputs["environment"]["variables"]["CLOUDSYNC_METRICS"] == "off"
+
+
 def test_dashboard_has_the_seeds_widgets(graph: Graph) -> None:
     body = json.loads(graph.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
     widgets = body["widgets"]

@@ -140,3 +140,16 @@ def test_cli_policy_json_and_chart(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_cli_refuses_nonsense(capsys: pytest.CaptureFixture[str]) -> None:
     assert cost.run(parse("--gb", "-5")) == 2
     assert cost.run(parse("--months", "0")) == 2
+
+
+def test_a_stack_without_custom_metrics_pays_for_neither_them_nor_their_alarms() -> None:
+    full = cost.model(PRICES, USAGE, LIB, "default").monthly_fixed()
+    lean = cost.model(PRICES, USAGE.without_custom_metrics(), LIB, "default").monthly_fixed()
+    saved = full.total - lean.total
+    expected = (USAGE.custom_metrics * PRICES["cloudwatch_metric_month"]
+                + USAGE.custom_metric_alarms * PRICES["cloudwatch_alarm_metric_month"])
+    assert saved == pytest.approx(expected)
+    assert lean.total == pytest.approx(
+        PRICES["kms_key_month"] + PRICES["secret_month"]
+        + (USAGE.alarm_metrics - USAGE.custom_metric_alarms)
+        * PRICES["cloudwatch_alarm_metric_month"])
