@@ -139,7 +139,7 @@ def mapping_rows(values: Mapping[str, object]) -> list[tuple[str, object]]:
 # How each tracker state reads to a person ("" for a medium the tracker has never seen).
 STATUS_WORDS = {
     "": "new",
-    "PENDING": "queued",
+    "PENDING": "pending",
     "QUEUED": "queued (waiting for a slot)",
     "IN_PROGRESS": "transferring",
     "COMPLETED": "archived",
