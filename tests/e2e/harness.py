@@ -77,8 +77,10 @@ class Stack:
                     continue
                 got = s3.get_object(Bucket=bucket, Key=obj["Key"])
                 body = got["Body"].read()
+                tags = s3.get_object_tagging(Bucket=bucket, Key=obj["Key"])["TagSet"]
                 found.append({"key": obj["Key"], "size": len(body), "crc32": zlib.crc32(body),
-                              "metadata": got["Metadata"]})
+                              "metadata": got["Metadata"],
+                              "tags": {t["Key"]: t["Value"] for t in tags}})
         return found
 
     def versions(self, key: str) -> list[dict[str, Any]]:
@@ -95,5 +97,9 @@ class Stack:
         stored = self.objects(media_id)
         assert Counter((o["size"], o["crc32"]) for o in stored) == expected, media_id
         for obj in stored:
-            assert obj["metadata"]["media-id"] == media_id
-            assert obj["metadata"]["provider"] == "gopro"
+            meta = obj["metadata"]
+            assert (meta["media-id"], meta["provider"]) == (media_id, "gopro")
+            assert {"file-id", "item-number", "label", "original-filename", "captured-at"} <= set(
+                meta)
+            assert obj["tags"]["Source"] == "GoPro" and obj["tags"]["AutoSync"] == "True"
+            assert "UploadDate" in obj["tags"]
