@@ -139,6 +139,7 @@ class StoredCredentials:
         provider = data.get("provider") or "gopro"
         if not isinstance(provider, str):
             raise bad("provider is not a string")
+        client_secret = data.get("client_secret")
         user_id = data.get("user_id")
         if isinstance(user_id, int) and not isinstance(user_id, bool):
             user_id = str(user_id)
@@ -152,8 +153,7 @@ class StoredCredentials:
             user_id=user_id.strip() if user_id else None,
             expires_at=_epoch(data.get("expires_at")),
             updated_at=_epoch(data.get("updated_at")) or 0.0,
-            client_secret=data.get("client_secret") or None
-            if isinstance(data.get("client_secret"), str)
+            client_secret=client_secret if isinstance(client_secret, str) and client_secret
             else None,
         )
 

@@ -141,6 +141,12 @@ class MediaRow:
             progress_parts=int(v.get("progress_parts", 0)),
         )
 
+    def run_left_behind(self, new_run: str) -> str | None:
+        """The run that still counts on this medium, if moving it to ``new_run`` takes it away."""
+        if self.run_id and self.run_id != new_run and self.status not in TERMINAL:
+            return self.run_id
+        return None
+
     def lease_expired(self, lease_s: int, now: float) -> bool:
         claimed = parse_iso(self.claimed_at)
         return claimed is None or claimed.timestamp() + lease_s < now
@@ -424,7 +430,7 @@ class Tracker:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": to_item(values),
         }
-        old_run = row.run_id if row.run_id != run_id and row.status not in TERMINAL else None
+        old_run = row.run_left_behind(run_id)
         if old_run:
             moved = {
                 "TableName": self.table,
@@ -628,10 +634,12 @@ class Tracker:
 
     # --- transfer slots ---------------------------------------------------------------
 
-    def ensure_slot_row(self) -> None:
-        """Create the slot row if it is missing (read first: a refused put still costs a write)."""
-        if self._slot_row() is not None:
-            return
+    def ensure_slot_row(self) -> dict[str, str]:
+        """The slot holders, creating the slot row if it is missing (read first: a refused put
+        still costs a write)."""
+        existing = self._slot_row()
+        if existing is not None:
+            return self._holders(existing)
         try:
             with_retries(
                 lambda: self._db.put_item(
@@ -652,9 +660,14 @@ class Tracker:
         except ClientError as e:
             if error_code(e) != "ConditionalCheckFailedException":
                 raise translate(e, "create slot row") from e
+            return self.slot_holders()  # created meanwhile by someone else
+        return {}
 
     def slot_holders(self) -> dict[str, str]:
-        values = self._slot_row() or {}
+        return self._holders(self._slot_row() or {})
+
+    @staticmethod
+    def _holders(values: Mapping[str, Any]) -> dict[str, str]:
         return {str(k): str(v) for k, v in (values.get("holders") or {}).items()}
 
     def _slot_row(self) -> dict[str, Any] | None:

@@ -21,7 +21,6 @@ from ..tracker import (
     IN_PROGRESS,
     PENDING,
     QUEUED,
-    TERMINAL,
     MediaRow,
     Tracker,
     parse_iso,
@@ -78,12 +77,13 @@ def sweep(
     run: _Run,
     report: ListingReport,
     *,
+    holders: dict[str, str],
     lease_s: int,
     retry_budget: int,
     now: float,
 ) -> None:
     """Re-queue what is stuck: expired leases, retryable failures, queued and stale pending."""
-    for holder, value in tracker.slot_holders().items():
+    for holder, value in holders.items():
         stamp = parse_iso(value.partition("|")[0])  # "start time|execution name"
         if stamp is None or stamp.timestamp() + lease_s < now:
             holder_provider, _, media_id = holder.partition("/")
@@ -95,9 +95,9 @@ def sweep(
             if wanted(row) and tracker.requeue(row, run.ensure()):
                 report.requeued += 1
                 report.expected_bytes += row.listed_size or 0
-                left = row.run_id and row.run_id != report.run_id and row.status not in TERMINAL
-                if left and row.run_id not in report.earlier_runs:
-                    report.earlier_runs.append(row.run_id or "")
+                left = row.run_left_behind(report.run_id)
+                if left and left not in report.earlier_runs:
+                    report.earlier_runs.append(left)
 
     requeue_all(tracker.by_status(provider, IN_PROGRESS), lambda r: r.lease_expired(lease_s, now))
     requeue_all(tracker.by_status(provider, FAILED), lambda r: r.failures < retry_budget)
@@ -122,12 +122,12 @@ def list_library(
     tracker = services.tracker
     report = ListingReport(run_id=run_id or new_run_id(trigger, clock), provider=provider.name)
     run = _Run(tracker, report, trigger)
-    tracker.ensure_slot_row()
     sweep(
         tracker,
         provider.name,
         run,
         report,
+        holders=tracker.ensure_slot_row(),
         lease_s=settings.lease_s,
         retry_budget=settings.retry_budget,
         now=clock(),
