@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
-from cloudsync_core.tracker import FAILED, MediaRow, RunRecord, Tracker, parse_iso
+from cloudsync_core.tracker import MediaRow, RunRecord, Tracker, parse_iso
 
 from .errors import CliError
 from .output import Progress, human_bytes, key_values, run_progress_text, table
@@ -17,12 +15,6 @@ from .output import Progress, human_bytes, key_values, run_progress_text, table
 # A run that queued something has a run record from the first medium on; give it a moment to
 # become readable (it always is at once on DynamoDB: the lister wrote it before answering).
 MISSING_RECORD_GRACE_S = 30.0
-
-
-def new_run_id(trigger: str, clock: Callable[[], float] = time.time) -> str:
-    """Same shape as the lister's run ids: ``20240501T020000Z-resync-1a2b3c``."""
-    stamp = datetime.fromtimestamp(clock(), UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{trigger[:8]}-{secrets.token_hex(3)}"
 
 
 def follow_run(
@@ -106,10 +98,7 @@ def run_summary(run: RunRecord | None, run_id: str | None = None) -> str:
 
 
 def failed_media(tracker: Tracker, providers: tuple[str, ...], run_id: str) -> list[MediaRow]:
-    rows: list[MediaRow] = []
-    for provider in providers:
-        rows.extend(r for r in tracker.by_status(provider, FAILED) if r.run_id == run_id)
-    return rows
+    return [row for provider in providers for row in tracker.failed_in_run(provider, run_id)]
 
 
 def failures_table(rows: list[MediaRow]) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from cloudsync_core.sync.listing import new_run_id
 from cloudsync_core.sync.summary import send_summary
 from cloudsync_core.tracker import IN_PROGRESS, MediaRow
 
 from ..context import Context
 from ..errors import EXIT_FAILED, EXIT_OK, CliError
 from ..output import plural, to_json
-from ..runs import new_run_id
 from .sync import add_wait_options, wait_and_report
 
 

@@ -355,6 +355,10 @@ class Tracker:
                 return
             kwargs["ExclusiveStartKey"] = last
 
+    def failed_in_run(self, provider: str, run_id: str) -> Iterator[MediaRow]:
+        """The media of one provider that failed, last, in this run."""
+        return (row for row in self.by_status(provider, FAILED) if row.run_id == run_id)
+
     def owned(self, provider: str, media_id: str, wake: int) -> MediaRow:
         """The row, if this execution (``wake``) still owns it; else ``LeaseLostError``."""
         row = self.get(provider, media_id)

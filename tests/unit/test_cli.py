@@ -17,13 +17,14 @@ from cloudsync_cli.commands.sync import listing_text
 from cloudsync_cli.context import Context
 from cloudsync_cli.errors import CliError, FunctionFailed, describe, function_error_message
 from cloudsync_cli.output import Progress, human_bytes, plural, run_progress_text, table
-from cloudsync_cli.runs import follow_run, new_run_id, run_summary
+from cloudsync_cli.runs import follow_run, run_summary
 from cloudsync_cli.stack import LOCAL_ENDPOINT_URL, Aws, StackOutputs, Target
 from cloudsync_core.errors import (
     CredentialsMissingError,
     ReauthenticationRequiredError,
     TransientError,
 )
+from cloudsync_core.sync.listing import new_run_id
 from cloudsync_core.tracker import RunRecord
 
 # --- parsing --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..aws import translate
 from ..observability import logger
 from ..services import Services
-from ..tracker import FAILED, Outcome, RunRecord, Tracker
+from ..tracker import Outcome, RunRecord, Tracker
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -48,8 +48,7 @@ def summary_text(run: RunRecord, failures: list[tuple[str, str, str]]) -> tuple[
 def run_failures(tracker: Tracker, run: RunRecord) -> list[tuple[str, str, str]]:
     return [
         (row.provider, row.media_id, row.error_type or "UnknownError")
-        for row in tracker.by_status(run.provider, FAILED)
-        if row.run_id == run.run_id
+        for row in tracker.failed_in_run(run.provider, run.run_id)
     ]
 
 
