@@ -338,6 +338,32 @@ def test_deadline_stops_taking_parts_and_a_later_call_continues(
     assert _stored(s3) == state.data
 
 
+def test_a_part_in_flight_may_finish_after_the_deadline_until_the_hard_one(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    state.tick = 10.0  # every GET "takes" 10 s on the fake clock
+
+    def clock() -> float:
+        return state.clock
+
+    uid = start_upload(s3, BUCKET, KEY, META, TAGS)
+    source = _source(state, base, clock=clock)
+    parts = part_ranges(SIZE, 5 * MIB)
+    cut = transfer_parts(source, s3, BUCKET, KEY, uid, parts, deadline=5.0, parallel=1,
+                         clock=clock)
+    assert cut.stopped_by_deadline and cut.parts_done == 0  # its read outlived the deadline
+    state.clock = 0.0
+    kept = transfer_parts(source, s3, BUCKET, KEY, uid, parts, deadline=5.0,
+                          hard_deadline=float("inf"), parallel=1, clock=clock)
+    assert kept.stopped_by_deadline and kept.parts_done == 1 and kept.remaining == [2, 3]
+    assert s3.upload_part_calls == [1]
+    # A budget spent before the call began (a slow prepare) still moves one part.
+    late = transfer_parts(source, s3, BUCKET, KEY, uid, parts, deadline=state.clock - 1,
+                          hard_deadline=float("inf"), parallel=1, clock=clock)
+    assert late.parts_done == 1 and late.remaining == [3]
+
+
 def test_past_deadline_starts_nothing(server: tuple[ServerState, str], s3: Any) -> None:
     state, base = server
     uid = start_upload(s3, BUCKET, KEY, META, TAGS)

@@ -20,6 +20,8 @@ from .originals import LinkCache, targets
 from .source import open_provider
 
 SAFETY_MARGIN_S = 10.0  # leave time to report back before Lambda's own timeout
+EXPRESS_LIMIT_S = 300.0  # an Express execution ends here, whatever runs in it
+FINALIZE_S = 30.0  # kept for finalize and the run fan-in after the Map
 
 
 def transfer_slice(
@@ -30,9 +32,14 @@ def transfer_slice(
 ) -> dict[str, Any]:
     settings = services.settings
     row = services.tracker.owned(request.provider, request.media_id, request.wake)
-    # The workflow's deadline is wall-clock; the engine counts on the monotonic clock.
-    budget = min(request.deadline - clock(), remaining_s() - SAFETY_MARGIN_S)
-    deadline = time.monotonic() + max(0.0, budget)
+    # The workflow's deadline is wall-clock; the engine counts on the monotonic clock. No new
+    # part starts after the time budget; parts in flight may finish until the hard limit: the
+    # Express execution's 5 minutes less time for finalize, or this function's own timeout.
+    now, mono = clock(), time.monotonic()
+    lambda_limit = now + remaining_s() - SAFETY_MARGIN_S
+    execution_limit = request.deadline - settings.time_budget_s + EXPRESS_LIMIT_S - FINALIZE_S
+    deadline = mono + max(0.0, min(request.deadline, lambda_limit) - now)
+    hard_deadline = mono + max(0.0, min(execution_limit, lambda_limit) - now)
     links = LinkCache(open_provider(services, request.provider), request.media_id, row.media_type)
     # Metadata and tags of every original (for the small ones this step writes whole).
     where = targets(request.provider, request.media_id, parse_iso(row.captured_at), links.all())
@@ -40,6 +47,9 @@ def transfer_slice(
     moved = 0
     stopped = False
     for unit in request.units:
+        if parts and time.monotonic() >= deadline:  # budget spent: the rest waits to continue
+            stopped = True
+            break
         upload = row.uploads[unit.file_id]
         original = links.get(unit.file_id)
         key, size = str(upload["key"]), int(upload["size"])
@@ -50,7 +60,7 @@ def transfer_slice(
         ) as source:
             if upload.get("upload_id") is None:  # smaller than a part: one verified PutObject
                 target = where[unit.file_id]
-                data = _whole(source, size, bool(upload.get("ranges", True)), deadline)
+                data = _whole(source, size, bool(upload.get("ranges", True)), hard_deadline)
                 put_small(
                     services.s3,
                     settings.bucket,
@@ -77,6 +87,7 @@ def transfer_slice(
                     str(upload["upload_id"]),
                     ranges,
                     deadline=deadline,
+                    hard_deadline=hard_deadline,
                     parallel=settings.parallel_ranges,
                 )
             else:  # the source ignores Range: one sequential pass, skipping finished parts
@@ -89,6 +100,7 @@ def transfer_slice(
                     size=size,
                     part_size=part_size,
                     deadline=deadline,
+                    hard_deadline=hard_deadline,
                 )
         parts += report.parts_done
         moved += report.bytes_done

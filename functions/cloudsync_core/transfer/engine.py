@@ -137,6 +137,18 @@ def _first_error(errors: Sequence[BaseException]) -> BaseException:
     return errors[0]
 
 
+def _hard(deadline: float, hard_deadline: float | None) -> float:
+    """When reads in flight are abandoned: never before no new part may start."""
+    return deadline if hard_deadline is None else max(deadline, hard_deadline)
+
+
+def _may_start(now: float, need: float, deadline: float, hard: float, first: bool) -> bool:
+    """Whether a part may start now: while the budget lasts (its estimated time must fit), and
+    the first part of a call even after that, unless the hard limit is reached, so that every
+    call that has time at all moves something."""
+    return now < hard if first else now + need <= deadline
+
+
 def transfer_parts(
     source: RangeReader,
     s3: S3Client,
@@ -146,14 +158,20 @@ def transfer_parts(
     parts: Sequence[PartRange],
     *,
     deadline: float,
+    hard_deadline: float | None = None,
     parallel: int = 8,
     clock: Callable[[], float] = time.monotonic,
 ) -> TransferReport:
     """Ranged GET -> UploadPart for each of ``parts`` S3 does not hold yet, ``parallel`` at once.
 
+    No part starts once its estimated time no longer fits before ``deadline`` (but the call's
+    first part starts if ``hard_deadline`` is still ahead); a read still running at
+    ``hard_deadline`` (default: ``deadline``) is abandoned. A later hard deadline lets parts in
+    flight finish, so a slow source still makes progress within a short or spent budget.
     On a failure no new part starts, parts in flight finish, and the error is raised (a
     permanent one first). Finished parts stay in S3 either way.
     """
+    hard = _hard(deadline, hard_deadline)
     if parallel < 1:
         raise ValueError("parallel must be at least 1")
     existing = uploaded_parts(s3, bucket, key, upload_id)
@@ -165,7 +183,7 @@ def transfer_parts(
 
     def work(part: PartRange) -> tuple[PartRange, str, float]:
         started = clock()
-        data = source.read_range(part.start, part.end, deadline=deadline)
+        data = source.read_range(part.start, part.end, deadline=hard)
         if len(data) != part.length:
             raise TransientError(
                 f"part {part.number}: expected {part.length} bytes, read {len(data)}"
@@ -175,6 +193,7 @@ def transfer_parts(
 
     queue = iter(todo)
     nxt = next(queue, None)
+    begun = 0
     workers = max(1, min(parallel, len(todo)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cloudsync-part") as pool:
         inflight: set[Future[tuple[PartRange, str, float]]] = set()
@@ -185,10 +204,11 @@ def transfer_parts(
                 and not report.stopped_by_deadline
                 and len(inflight) < parallel
             ):
-                if clock() + pace.need(nxt.length) > deadline:
+                if not _may_start(clock(), pace.need(nxt.length), deadline, hard, begun == 0):
                     report.stopped_by_deadline = True
                     break
                 inflight.add(pool.submit(work, nxt))
+                begun += 1
                 nxt = next(queue, None)
             if not inflight:
                 break
@@ -202,7 +222,7 @@ def transfer_parts(
                     report.parts_done += 1
                     report.bytes_done += part.length
                     pace.observe(part.length, seconds)
-                elif isinstance(exc, TransientError) and clock() >= deadline:
+                elif isinstance(exc, TransientError) and clock() >= hard:
                     report.stopped_by_deadline = True  # abandoned at the deadline: not a fault
                 else:
                     failures.append(exc)
@@ -222,6 +242,7 @@ def transfer_stream(
     size: int,
     part_size: int,
     deadline: float,
+    hard_deadline: float | None = None,
     parallel: int = 2,
     attempts: int = 3,
     clock: Callable[[], float] = time.monotonic,
@@ -232,7 +253,9 @@ def transfer_stream(
     Bytes of parts S3 already holds are read and dropped, but not blindly: where S3 (or an
     earlier attempt here) knows their CRC32, the re-read bytes must match it, which catches a
     source that changed under a resumed upload. A broken stream starts over (``attempts``).
+    ``deadline`` and ``hard_deadline`` mean what they mean for ``transfer_parts``.
     """
+    hard = _hard(deadline, hard_deadline)
     if parallel < 1 or attempts < 1:
         raise ValueError("parallel and attempts must be at least 1")
     plan = part_ranges(size, part_size)
@@ -246,7 +269,7 @@ def transfer_stream(
     while True:
         try:
             _stream_once(source, s3, bucket, key, upload_id, plan, have, report, pace,
-                         deadline, parallel, clock)
+                         deadline, hard, parallel, clock)
             break
         except TransientError:
             tries += 1
@@ -270,6 +293,7 @@ def _stream_once(
     report: TransferReport,
     pace: _Pace,
     deadline: float,
+    hard_deadline: float,
     parallel: int,
     clock: Callable[[], float],
 ) -> None:
@@ -301,11 +325,11 @@ def _stream_once(
     def upload(part: PartRange, data: bytes) -> str:
         return _upload_part(s3, bucket, key, upload_id, part.number, data)
 
-    gen = source.stream(deadline=deadline)
+    gen = source.stream(deadline=hard_deadline)
     error: CloudSyncError | None = None
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="cloudsync-stream") as pool:
         try:
-            idx, pos, crc_run, started = 0, 0, 0, 0.0
+            idx, pos, crc_run, started, begun = 0, 0, 0, 0.0, 0
             buf: bytearray | None = None
             stop = False
             for chunk in gen:
@@ -319,20 +343,19 @@ def _stream_once(
                     part = plan[idx]
                     if pos == 0:  # at a part boundary: decide about this part
                         reap(block=False)
+                        missing = part.number not in have
+                        need = pace.need(part.length) if missing else 0.0
                         if failures or part.number > last_needed:
                             stop = True
-                        elif clock() >= deadline:
+                        elif not _may_start(clock(), need, deadline, hard_deadline, begun == 0):
                             report.stopped_by_deadline = True
                             stop = True
-                        elif part.number not in have:
-                            if clock() + pace.need(part.length) > deadline:
-                                report.stopped_by_deadline = True
-                                stop = True
-                            else:
-                                while len(inflight) >= parallel:
-                                    reap(block=True)
-                                buf = bytearray(part.length)
-                                started = clock()
+                        elif missing:
+                            while len(inflight) >= parallel:
+                                reap(block=True)
+                            buf = bytearray(part.length)
+                            started = clock()
+                            begun += 1
                         else:
                             crc_run = 0
                     if stop:
