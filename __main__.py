@@ -114,7 +114,7 @@ def deploy(cfg: StackConfig, naming: Naming, bundle: bundles.Bundle) -> dict[str
             tags=tags,
         ),
     )
-    NightlySchedule(
+    schedule = NightlySchedule(
         "schedule",
         NightlyScheduleArgs(
             naming=naming,
@@ -151,6 +151,7 @@ def deploy(cfg: StackConfig, naming: Naming, bundle: bundles.Bundle) -> dict[str
         "secretArn": credentials.secret_arn,
         "functions": functions.names,
         "listFunction": functions.names[SCHEDULED_FUNCTION],
+        "scheduleName": schedule.schedule_name,
         "providers": list(cfg.providers),
         "goproApiUrl": cfg.gopro_api_url,
     }

@@ -2,11 +2,13 @@
 
 ``python -m bench.child moto``      moto's ThreadedMotoServer on 127.0.0.1 (a free port)
 ``python -m bench.child sim ...``   the GoPro simulator with the files / library a bench needs
-``python -m bench.child transfer``  one ``transfer_file`` run, reporting its peak RSS
+``python -m bench.child lister``    the lister benchmark (bench.lister)
+``python -m bench.child lambda``    a warm Lambda container: runs the real handlers (prepare,
+                                    transfer, finalize) one invocation at a time, as Lambda does
 
 Servers print one JSON line (where they listen) and serve until stdin closes, so they never
-outlive the bench. Each runs in its own process: the sink, the source and the client do not
-share a GIL, and a transfer's RSS is the client's alone.
+outlive the bench. Each runs in its own process: the sink, the source and the functions do not
+share a GIL, and an invocation's RSS is its container's alone.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ import logging
 import os
 import resource
 import sys
-import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -141,13 +141,18 @@ def run_sim(args: argparse.Namespace) -> int:
     media = {str(size): sim.library.add_video(size=size) for size in args.file}
     if args.library:
         _build_library(sim, args.library)
+    spec_ids = [m for item in json.loads(args.spec) for m in _add_from_spec(sim, item)
+                ] if args.spec else []
     sim.start()
     signed = {size: sim.sign(mid, "source-1") for size, mid in media.items()}
+    originals = {mid: [[f.file_id, f.size, sim.sign(mid, f.file_id)]
+                       for f in sim.library.originals(mid)] for mid in spec_ids}
     tokens = sim.issue_tokens()
     _announce({
         "base_url": sim.base_url,
         "control_url": sim.control_url,
         "links": signed,
+        "originals": originals,
         "access_token": tokens["access_token"],
         "refresh_token": tokens["refresh_token"],
         "expires_in": tokens.get("expires_in"),
@@ -157,6 +162,23 @@ def run_sim(args: argparse.Namespace) -> int:
     _serve_until_stdin_closes()
     sim.stop()
     return 0
+
+
+def _add_from_spec(sim: Any, item: dict[str, Any]) -> list[str]:
+    """The media of one library spec entry (bench.production.library_spec); ``demo`` is the
+    local cloud's demo library (``cloudsync demo``, the simulator's --demo-library)."""
+    kind = item["kind"]
+    lib = sim.library
+    if kind == "demo":
+        from cloudsync_local.simulator.demo import build_demo_library
+
+        return [str(m) for m in build_demo_library(lib, scale=int(item["scale"]))]
+    if kind == "video":
+        return [str(lib.add_video(size=item["size"], chapters=item.get("chapters", 1)))]
+    if kind == "photo":
+        return [str(lib.add_photo(size=item["size"], raw=bool(item.get("raw_size")),
+                                  raw_size=item.get("raw_size") or 0))]
+    return [str(lib.add_burst(frames=item["frames"], frame_size=item["size"]))]
 
 
 def _build_library(sim: Any, count: int) -> None:
@@ -173,59 +195,10 @@ def _build_library(sim: Any, count: int) -> None:
             sim.library.add_burst(frames=5, frame_size=8 * 1024)
 
 
-def run_transfer(args: argparse.Namespace) -> int:
-    """One engine transfer in its own process: its peak RSS is this transfer's alone."""
-    import boto3
-    from botocore.config import Config
+def run_lambda(_args: argparse.Namespace) -> int:
+    from .container import serve
 
-    from cloudsync_core.transfer import HttpRangeSource, transfer_file
-
-    baseline = peak_rss_mib()
-    samples: list[float] = []
-    stop = threading.Event()
-
-    def sample() -> None:  # /proc sampling as a cross-check of the high-water mark
-        while not stop.wait(0.05):
-            try:
-                with open("/proc/self/status", encoding="ascii") as f:
-                    for line in f:
-                        if line.startswith("VmRSS:"):
-                            samples.append(int(line.split()[1]) / 1024)
-            except OSError:
-                return
-
-    s3 = boto3.client(
-        "s3", endpoint_url=args.endpoint, region_name="us-east-1",
-        config=Config(max_pool_connections=max(10, 2 * args.parallel),
-                      retries={"mode": "standard", "max_attempts": 3}),
-    )
-    s3.head_bucket(Bucket=args.bucket)  # warm the client (its models) before the baseline
-    with HttpRangeSource(args.url) as probe_src:
-        probe_src.probe()
-    ready = peak_rss_mib()
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    started = time.perf_counter()
-    with HttpRangeSource(args.url) as source:
-        result = transfer_file(
-            source, s3, args.bucket, args.key, metadata={"bench": "memory"}, tagging="Bench=1",
-            deadline=time.monotonic() + 3600, parallel=args.parallel,
-            part_size_mib=args.part_size_mib, allow_overwrite=True,
-        )
-    seconds = time.perf_counter() - started
-    stop.set()
-    sampler.join(timeout=1)
-    size = getattr(result, "size", None)
-    _announce({
-        "ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "seconds": seconds,
-        "size": size,
-        "baseline_mib": baseline,
-        "ready_mib": ready,
-        "peak_rss_mib": peak_rss_mib(),
-        "sampled_peak_mib": max(samples) if samples else 0.0,
-    })
-    return 0 if size is not None else 1
+    return serve()
 
 
 def run_lister(args: argparse.Namespace) -> int:
@@ -244,19 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--file", type=int, action="append", default=[], help="a video of N bytes")
     sim.add_argument("--rate", type=float, default=0.0, help="CDN bytes/s per connection")
     sim.add_argument("--library", type=int, default=0, help="add a mixed library of N media")
-    transfer = sub.add_parser("transfer")
-    transfer.add_argument("--url", required=True)
-    transfer.add_argument("--endpoint", required=True)
-    transfer.add_argument("--bucket", required=True)
-    transfer.add_argument("--key", required=True)
-    transfer.add_argument("--parallel", type=int, default=8)
-    transfer.add_argument("--part-size-mib", type=int, default=0)
+    sim.add_argument("--spec", default="", help="JSON list of media to add (a library spec)")
+    sub.add_parser("lambda")
     lister = sub.add_parser("lister")
     lister.add_argument("--endpoint", required=True)
     lister.add_argument("--sim", required=True, help="the simulator's JSON line")
     args = parser.parse_args(argv)
-    runner = {"moto": run_moto, "sim": run_sim, "transfer": run_transfer,
-              "lister": run_lister}[args.what]
+    runner = {"moto": run_moto, "sim": run_sim,
+              "lister": run_lister, "lambda": run_lambda}[args.what]
     return runner(args)
 
 

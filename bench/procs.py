@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -120,85 +116,7 @@ def py_child(*args: str, name: str, ready_timeout: float = 120.0) -> Child:
                  name=name, ready_timeout=ready_timeout, cwd=str(ROOT))
 
 
-def run_transfer_child(url: str, endpoint: str, bucket: str, key: str, *, parallel: int = 8,
-                       part_size_mib: int = 0, timeout: float = 900.0) -> dict[str, Any]:
-    """One engine transfer in a fresh process; its JSON report (peak RSS, seconds)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.child", "transfer", "--url", url, "--endpoint", endpoint,
-         "--bucket", bucket, "--key", key, "--parallel", str(parallel),
-         "--part-size-mib", str(part_size_mib)],
-        capture_output=True, text=True, env=python_env(), cwd=str(ROOT), timeout=timeout,
-        check=False, stdin=subprocess.DEVNULL,
-    )
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if out.returncode != 0 or not lines:
-        raise ChildError(f"transfer child failed ({out.returncode}): {out.stderr[-2000:]}")
-    value = json.loads(lines[-1])
-    assert isinstance(value, dict)
-    return value
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@dataclass
-class S3rver:
-    """s3rver from npm, installed into a cache folder on first use; None when it won't."""
-
-    endpoint: str
-    child: Child
-    directory: str
-    notes: list[str] = field(default_factory=list)
-
-    def stop(self) -> None:
-        self.child.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def install_s3rver(cache: Path, timeout: float = 240.0) -> tuple[Path | None, str]:
-    """``npm install s3rver@3.7.1`` into ``cache``; (path of its bin script, note)."""
-    script = cache / "node_modules" / "s3rver" / "bin" / "s3rver.js"
-    if script.exists():
-        return script, f"s3rver {S3RVER_VERSION} (npm, cached in {cache})"
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        return None, "s3rver not run: node/npm not installed"
-    cache.mkdir(parents=True, exist_ok=True)
-    try:
-        out = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache),
-             f"s3rver@{S3RVER_VERSION}"],
-            capture_output=True, text=True, timeout=timeout, check=False,
-            stdin=subprocess.DEVNULL, cwd=str(cache),
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return None, f"s3rver not run: npm install failed ({type(e).__name__})"
-    if out.returncode != 0 or not script.exists():
-        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["?"]
-        return None, f"s3rver not run: npm install failed ({tail[0][:120]})"
-    return script, f"s3rver {S3RVER_VERSION} (npm, installed into {cache})"
-
-
-def start_s3rver(cache: Path) -> tuple[S3rver | None, str]:
-    script, note = install_s3rver(cache)
-    node = shutil.which("node")
-    if script is None or node is None:
-        return None, note
-    directory = tempfile.mkdtemp(prefix="bench-s3rver-")
-    port = free_port()
-    child = Child([node, str(script), "-d", directory, "-a", "127.0.0.1", "-p", str(port),
-                   "--silent"], name="s3rver", json_line=False)
-    child.start()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return S3rver(f"http://127.0.0.1:{port}", child, directory), note
-        except OSError:
-            time.sleep(0.2)
-    child.stop()
-    shutil.rmtree(directory, ignore_errors=True)
-    return None, f"s3rver not run: it did not listen within 30 s ({child.stderr_tail()[-200:]})"

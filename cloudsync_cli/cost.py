@@ -6,6 +6,8 @@ each number; counts in ``Usage``, measured by ``make bench`` where a benchmark m
 - Storage follows the policy's lifecycle schedule (``cloudsync_defs.lifecycle.POLICIES``, the
   same rules the stack deploys), day by day, in 30-day months as the seed's own estimate does.
   A transition at day 0 happens at the first midnight UTC after the upload: one day in Standard.
+  Objects under 128 KiB never transition (``TransitionDefaultMinimumObjectSize``, see
+  ``cloudsync_defs.lifecycle``): they stay in Standard whatever the policy.
 - Minimum storage durations (Glacier IR 90 days, Deep Archive 180): leaving a class early, by a
   transition as much as by a delete, bills the rest of the minimum, pro-rated, at that moment.
 - Per-object overhead: Deep Archive bills 40 KB more per object (8 KB at the Standard rate,
@@ -15,7 +17,9 @@ each number; counts in ``Usage``, measured by ``make bench`` where a benchmark m
 - Compute: Lambda GB-seconds of the transfer (at the throughput ``make bench`` estimates for
   AWS) and of the small steps; Express executions (64 MB, billed by duration) per medium.
 - DynamoDB: on-demand read/write units, as the lister benchmark measured them.
-- Fixed monthly: KMS key, secret, custom metrics, alarm metrics, dashboard (free up to three).
+- Fixed monthly: KMS key, secret, custom metrics, alarm metrics, dashboard (free up to three),
+  for the stack's monitoring choice (stack config ``customMetrics`` and ``alarms``; the default
+  stack has no custom metrics and the four essential alarms, see ``components.monitoring``).
 Data transfer INTO S3 is free: the seed's estimate billed it as "data transfer out".
 """
 
@@ -29,7 +33,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-from cloudsync_defs.lifecycle import MINIMUM_STORAGE_DAYS, POLICIES, LifecyclePolicy
+from cloudsync_defs.lifecycle import (
+    MINIMUM_STORAGE_DAYS,
+    POLICIES,
+    LifecyclePolicy,
+    transitions_apply,
+)
 
 PRICES_FILE: Final = Path(__file__).with_name("prices.json")
 MONTH_DAYS: Final = 30
@@ -38,6 +47,12 @@ GIB_PER_GB: Final = 1.0  # storage "GB" in S3 pricing is GiB-sized; the model ke
 POLICY_NAMES: Final = ("seed", "default", "deep-archive-now")
 STANDARD_SIZES: Final = ((1_000, 100.0), (30_000, 3_000.0))  # (videos, GB): the seed's ratio
 MB_PER_VIDEO: Final = 100.0  # the seed's example: 100 GB in 1,000 videos
+
+# The functions run on arm64 (components.functions.ARCHITECTURE): Graviton's GB-second price.
+LAMBDA_GB_SECOND: Final = "lambda_gb_second_arm64"
+LAMBDA_MB_PER_VCPU: Final = 1769  # aws-facts.md: 1,769 MB is one vCPU
+MEMORY_SIZES_MB: Final = (512, 1024, 1769)
+CPU_HEADROOM: Final = 0.5  # the memory size to choose keeps the CPU at most half busy
 
 _PRICE_OF_CLASS: Final = {
     "STANDARD": "s3_standard_gb_month",
@@ -86,9 +101,10 @@ class Usage:
     """Counts per object, medium, GiB or night. ``measured`` ones come from ``make bench``;
     the rest are assumptions, named as such in the report."""
 
-    # measured by make bench (benchmarks 1, 2 and 4); the defaults are its figures
+    # measured by make bench (benchmarks 1, 3 and 4); the defaults are its figures
     parts_per_gib: float = 64.0  # the engine's 16 MiB parts
-    transfer_mbit_s: float = 384.0  # one transfer invocation in AWS, 8 ranges (benchmark 2)
+    transfer_mbit_s: float = 384.0  # one transfer invocation in AWS: 8 ranges x 48 Mbit/s
+    transfer_cpu_s_per_gib: float = 4.47  # CPU seconds the transfer function spends per GiB
     lister_read_units_per_medium: float = 1.0  # BatchGetItem, consistent reads, every night
     lister_write_units_per_new_medium: float = 1.0  # the conditional PutItem of a new row
     gopro_calls_per_medium: float = 0.01  # one search page per 100 media (not an AWS cost)
@@ -111,9 +127,12 @@ class Usage:
     secret_calls_per_medium: float = 2.0
     log_kb_per_medium: float = 20.0
     log_kb_per_night: float = 10.0
-    custom_metrics: int = 13  # 9 metric names x (Environment, Provider) + SyncFailures by type
-    alarm_metrics: int = 23  # 7 alarms; Lambda errors and throttles each read 9 functions
-    custom_metric_alarms: int = 3  # the alarms reading custom metrics (stack customMetrics)
+    # the stack's monitoring (stack config customMetrics and alarms; the defaults are the
+    # default stack's)
+    custom_metrics_on: bool = False
+    alarm_set: str = "essential"
+    custom_metric_count: int = 13  # 9 metric names x (Environment, Provider) + SyncFailures by type
+    functions: int = 9  # what the per-function alarms of ``alarms: all`` each read
     dashboards: int = 1
     dashboard_billable: bool = False  # the first three dashboards of an account are free
     kms_keys: int = 1
@@ -122,10 +141,40 @@ class Usage:
     def replace(self, **changes: Any) -> Usage:
         return replace(self, **changes)
 
-    def without_custom_metrics(self) -> Usage:
-        """The stack with ``customMetrics: false``: no custom metrics, no alarms on them."""
-        return replace(self, custom_metrics=0,
-                       alarm_metrics=self.alarm_metrics - self.custom_metric_alarms)
+    def stack(self, *, custom_metrics: bool, alarms: str) -> Usage:
+        """The stack deployed with these ``customMetrics`` and ``alarms`` settings."""
+        if alarms not in ALARM_SETS:
+            raise ValueError(f"alarms is one of {', '.join(ALARM_SETS)}, not {alarms!r}")
+        return replace(self, custom_metrics_on=custom_metrics, alarm_set=alarms)
+
+    @property
+    def custom_metrics(self) -> int:
+        """Metric-months of custom metrics."""
+        return self.custom_metric_count if self.custom_metrics_on else 0
+
+    @property
+    def alarm_metrics(self) -> int:
+        """Metrics the alarms read (CloudWatch bills an alarm per metric it reads)."""
+        return alarm_metric_count(self.alarm_set, self.custom_metrics_on, self.functions)
+
+    def stack_label(self) -> str:
+        metrics = "custom metrics on" if self.custom_metrics_on else "no custom metrics"
+        return f"alarms {self.alarm_set} ({self.alarm_metrics} alarm metrics), {metrics}"
+
+
+# What each alarm reads (components.monitoring builds the same set; a stack test checks it).
+ESSENTIAL_ALARM_METRICS: Final = 4  # failed and timed-out workflows, lister errors, failure queue
+CUSTOM_METRIC_ALARMS: Final = 3  # sync failures, authentication failures, low throughput
+PER_FUNCTION_ALARMS: Final = 2  # ``alarms: all``: Lambda errors and throttles, per function
+ALARM_SETS: Final = ("essential", "all")
+
+
+def alarm_metric_count(alarm_set: str, custom_metrics: bool, functions: int = 9) -> int:
+    """How many metrics the stack's alarms read, for a monitoring choice."""
+    count = ESSENTIAL_ALARM_METRICS + (CUSTOM_METRIC_ALARMS if custom_metrics else 0)
+    if alarm_set == "all":
+        count += PER_FUNCTION_ALARMS * functions
+    return count
 
 
 @dataclass(frozen=True)
@@ -201,7 +250,9 @@ class Model:
         self.policy = policy
         self.objects = library.videos * usage.originals_per_video
         self.object_gb = library.gb / self.objects
-        self.segments = schedule(policy)
+        # Objects under 128 KiB never transition (the stack's deliberate lifecycle setting).
+        small = not transitions_apply(self.object_gb * 1024**3)
+        self.segments = [Segment("STANDARD", 0.0, math.inf)] if small else schedule(policy)
 
     # storage --------------------------------------------------------------------------------
     def billable_gb(self, storage_class: str) -> dict[str, float]:
@@ -264,8 +315,8 @@ class Model:
         slices = max(1.0, math.ceil(object_gib / u.slice_gib - 1e-9))
         steps_gb_s = self.lib.videos * u.small_steps_per_medium * u.step_seconds * u.step_memory_gb
         invocations = self.objects * slices + self.lib.videos * u.small_steps_per_medium
-        out.add("Lambda GB-seconds (transfer)", transfer_gb_s * p["lambda_gb_second_x86"])
-        out.add("Lambda GB-seconds (other steps)", steps_gb_s * p["lambda_gb_second_x86"])
+        out.add("Lambda GB-seconds (transfer)", transfer_gb_s * p[LAMBDA_GB_SECOND])
+        out.add("Lambda GB-seconds (other steps)", steps_gb_s * p[LAMBDA_GB_SECOND])
         out.add("Lambda requests", invocations * p["lambda_request_per_million"] / 1e6)
         per_medium_s = seconds_per_object * u.originals_per_video
         executions = self.lib.videos * max(1.0, math.ceil(per_medium_s / u.time_budget_s))
@@ -300,7 +351,7 @@ class Model:
         nights = u.nights_per_month
         seconds = u.lister_seconds_per_1000 * self.lib.videos / 1000 + 1.0
         out.add("nightly lister: Lambda",
-                nights * (seconds * u.lister_memory_gb * p["lambda_gb_second_x86"]
+                nights * (seconds * u.lister_memory_gb * p[LAMBDA_GB_SECOND]
                           + 2 * p["lambda_request_per_million"] / 1e6))
         out.add("nightly lister: DynamoDB reads",
                 nights * self.lib.videos * u.lister_read_units_per_medium
@@ -494,12 +545,71 @@ def seed_markdown(prices: Prices, usage: Usage) -> str:
     ])
 
 
+def _value(value: object) -> str:
+    if isinstance(value, bool | str):
+        return str(value).lower() if isinstance(value, bool) else value
+    return f"{value:g}" if isinstance(value, float | int) else str(value)
+
+
 def usage_markdown(usage: Usage) -> str:
-    measured = ("parts_per_gib", "transfer_mbit_s", "lister_read_units_per_medium",
+    measured = ("parts_per_gib", "transfer_mbit_s", "transfer_cpu_s_per_gib",
+                "lister_read_units_per_medium",
                 "lister_write_units_per_new_medium", "gopro_calls_per_medium")
-    rows = [[name, f"{getattr(usage, name):g}", "measured (make bench)" if name in measured
+    rows = [[name, _value(getattr(usage, name)), "measured (make bench)" if name in measured
              else "assumed"] for name in usage.__dataclass_fields__]
     return _table(["count", "value", "from"], rows)
+
+
+def transfer_gb_s_per_gb(usage: Usage, memory_mb: float | None = None) -> float:
+    """Lambda GB-seconds the transfer function bills per GB archived (memory x wall time)."""
+    memory_gb = memory_mb / 1024 if memory_mb else usage.transfer_memory_gb
+    return memory_gb * 8e3 / usage.transfer_mbit_s
+
+
+def cpu_busy(usage: Usage, memory_mb: float) -> float:
+    """The share of its vCPU the transfer function keeps busy at the transfer rate."""
+    gib_per_s = usage.transfer_mbit_s * 1e6 / 8 / 1024**3
+    return usage.transfer_cpu_s_per_gib * gib_per_s / (memory_mb / LAMBDA_MB_PER_VCPU)
+
+
+def recommended_memory_mb(usage: Usage) -> int:
+    """The smallest size whose CPU keeps up with headroom (the network share does not grow
+    with memory above ~1 GB, and the transfer's peak RSS is far below 512 MB)."""
+    for mb in MEMORY_SIZES_MB:
+        if cpu_busy(usage, mb) <= CPU_HEADROOM:
+            return mb
+    return MEMORY_SIZES_MB[-1]
+
+
+def compute_markdown(prices: Prices, usage: Usage) -> str:
+    rows = [[f"{mb:,}", f"{mb / LAMBDA_MB_PER_VCPU:.2f}", f"{cpu_busy(usage, mb):.0%}",
+             f"{transfer_gb_s_per_gb(usage, mb):.1f}",
+             money(transfer_gb_s_per_gb(usage, mb) * 1000 * prices[LAMBDA_GB_SECOND])]
+            for mb in MEMORY_SIZES_MB]
+    best = recommended_memory_mb(usage)
+    return "\n".join([
+        f"One transfer invocation moves {usage.transfer_mbit_s:g} Mbit/s and spends "
+        f"{usage.transfer_cpu_s_per_gib:.2f} CPU seconds per GiB (make bench):",
+        "",
+        _table(["memory MB", "vCPU", "CPU busy", "GB-s per GB archived", "per 1,000 GB"], rows),
+        "",
+        f"Recommended transfer memory: {best:,} MB (the smallest that keeps its CPU at most "
+        f"{CPU_HEADROOM:.0%} busy; deployed: {usage.transfer_memory_gb * 1024:,.0f} MB, "
+        "stack config functions.transfer.memoryMb).",
+    ])
+
+
+def stack_choices_markdown(prices: Prices, usage: Usage, lib: Library) -> str:
+    """The fixed monthly cost of each monitoring choice (the default first)."""
+    rows = []
+    for custom, alarms in ((False, "essential"), (True, "essential"), (False, "all"),
+                           (True, "all")):
+        u = usage.stack(custom_metrics=custom, alarms=alarms)
+        fixed = model(prices, u, lib, "default").monthly_fixed()
+        rows.append([f"`customMetrics: {str(custom).lower()}`, `alarms: {alarms}`"
+                     + (" (default)" if not custom and alarms == "essential" else ""),
+                     str(u.custom_metrics), str(u.alarm_metrics), money(fixed.total)])
+    return _table(["stack monitoring", "custom metrics", "alarm metrics", "fixed a month"], rows)
 
 
 def report_markdown(prices: Prices, usage: Usage,
@@ -518,6 +628,12 @@ def report_markdown(prices: Prices, usage: Usage,
         "",
         "### The seed's own estimate, reproduced (100 GB, 1,000 videos, first month)\n",
         seed_markdown(prices, usage),
+        "",
+        f"### Fixed monthly cost per monitoring choice (now: {usage.stack_label()})\n",
+        stack_choices_markdown(prices, usage, libs[-1]),
+        "",
+        "### Lambda compute per GB archived, and the transfer function's memory\n",
+        compute_markdown(prices, usage),
         "",
         "### Counts behind the model\n",
         usage_markdown(usage),
@@ -573,14 +689,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also draw the cumulative-cost chart (PNG) here")
     parser.add_argument("--seed-estimate", action="store_true",
                         help="reproduce the seed design's own estimate, line by line")
-    parser.add_argument("--no-custom-metrics", action="store_true",
-                        help="a stack deployed with customMetrics false (about $4 a month less)")
+    parser.add_argument("--custom-metrics", action=argparse.BooleanOptionalAction,
+                        default=False,
+                        help="a stack deployed with customMetrics true (about $4 a month more); "
+                             "the default stack has none")
+    parser.add_argument("--alarms", choices=ALARM_SETS, default="essential",
+                        help="the stack's alarms setting (all: per-function alarms too, "
+                             "$1.80 a month more)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def run(args: argparse.Namespace) -> int:
     prices = load_prices()
-    usage = Usage().without_custom_metrics() if args.no_custom_metrics else Usage()
+    usage = Usage().stack(custom_metrics=args.custom_metrics, alarms=args.alarms)
     try:
         libs = ([Library.of(args.videos, args.gb)] if args.videos or args.gb
                 else [Library(v, g) for v, g in STANDARD_SIZES])
@@ -603,12 +724,22 @@ def run(args: argparse.Namespace) -> int:
                             "first_month_items": {k: round(v, 6)
                                                   for k, v in m.month(1).items.items()}})
         print(json.dumps({"prices_taken": prices.taken, "region": prices.region,
+                          "stack": usage.stack_label(),
+                          "transfer_gb_s_per_gb": round(transfer_gb_s_per_gb(usage), 3),
+                          "recommended_transfer_memory_mb": recommended_memory_mb(usage),
                           "estimates": out}, indent=2))
         return 0
     print(f"cloudsync cost: {prices.region}, prices taken {prices.taken}; upload on day 0, "
           f"30-day months")
     print()
     print(comparison_markdown(prices, usage, libs))
+    print()
+    print(f"Stack: {usage.stack_label()}; fixed cost per monitoring choice "
+          f"({libs[-1].label()}):")
+    print(stack_choices_markdown(prices, usage, libs[-1]))
+    print()
+    print("Lambda compute per GB archived:")
+    print(compute_markdown(prices, usage))
     if args.policy:
         for lib in libs:
             print()

@@ -4,7 +4,7 @@
               COMMAND ...
 
 Commands: login, sync, status, failures, resync, verify, library, restore, local up, demo,
-cost.
+cost, doctor, index, find.
 Global options may also follow the command. Where the CLI talks to and how it finds the stack:
 see ``cloudsync_cli.stack``. Errors are one line on stderr (``--debug``: the traceback); exit
 codes in ``cloudsync_cli.errors``.
@@ -19,7 +19,9 @@ import traceback
 from collections.abc import Sequence
 from typing import TextIO
 
-from .commands import demo, library, local, login, restore, resync, status, sync, verify
+from .commands import demo, doctor, library, local, login, restore, resync, status, sync, verify
+from .commands import find as find_cmd
+from .commands import index as index_cmd
 from .context import Context
 from .errors import EXIT_USAGE, describe
 from .stack import ENV_STACK, LOCAL_ENDPOINT_URL
@@ -76,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser = add_parser  # type: ignore[method-assign]
     for module in (login, sync, status, resync, verify, library, restore, local, demo):
+        module.add_parser(sub)
+    for module in (doctor, index_cmd, find_cmd):
         module.add_parser(sub)
     _add_cost(sub)
     return parser

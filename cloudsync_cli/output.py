@@ -145,4 +145,5 @@ STATUS_WORDS = {
     "COMPLETED": "archived",
     "FAILED": "failed",
     "DELETED_AT_SOURCE": "deleted at source",
+    "SKIPPED": "skipped (not media to archive)",
 }

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from cloudsync_core.tracker import MediaRow, RunRecord, Tracker, parse_iso
+from cloudsync_core.sync.listing import EXECUTION_LIFE_S, SWEEP_MARGIN_S
+from cloudsync_core.tracker import IN_PROGRESS, MediaRow, RunRecord, Tracker, parse_iso
 
 from .errors import CliError
 from .output import Progress, human_bytes, key_values, run_progress_text, table
@@ -15,6 +16,30 @@ from .output import Progress, human_bytes, key_values, run_progress_text, table
 # A run that queued something has a run record from the first medium on; give it a moment to
 # become readable (it always is at once on DynamoDB: the lister wrote it before answering).
 MISSING_RECORD_GRACE_S = 30.0
+# How often the wait looks for media of its run whose execution died at the time limit.
+TIMED_OUT_CHECK_S = 30.0
+
+
+def timed_out_in_run(tracker: Tracker, providers: tuple[str, ...], run_id: str,
+                     now: float) -> list[MediaRow]:
+    """Media of the run still IN_PROGRESS for longer than an execution can live: their
+    execution timed out (no Catch runs), and only the next run's sweep counts them."""
+    return [
+        row
+        for provider in providers
+        for row in tracker.by_status(provider, IN_PROGRESS)
+        if row.run_id == run_id and row.lease_expired(EXECUTION_LIFE_S + SWEEP_MARGIN_S, now)
+    ]
+
+
+def _accounted(run: RunRecord, tracker: Tracker, providers: tuple[str, ...],
+               wall: Callable[[], float]) -> bool:
+    """Every medium of the run is finished, or dead at the time limit (waiting longer would
+    only wait for the next run's sweep)."""
+    if run.listing or not providers:
+        return False
+    dead = timed_out_in_run(tracker, providers, run.run_id, wall())
+    return bool(dead) and run.finished + len(dead) >= run.queued
 
 
 def follow_run(
@@ -27,10 +52,14 @@ def follow_run(
     timeout_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    providers: tuple[str, ...] = (),
+    wall: Callable[[], float] = time.time,
 ) -> RunRecord | None:
-    """Poll the run record until every medium of the run has finished; None when the run
+    """Poll the run record until every medium of the run has finished (or, with
+    ``providers``, is dead at the time limit: see ``timed_out_in_run``); None when the run
     queued nothing (then there is no record: it is done at once)."""
     started = clock()
+    checked = float("-inf")
     while True:
         run = tracker.get_run(run_id)
         elapsed = clock() - started
@@ -43,7 +72,10 @@ def follow_run(
             text = run_progress_text(
                 run.finished, run.queued, run.bytes, run.expected_bytes, listing=run.listing
             )
-            if run.done:
+            dead_check = not run.done and clock() - checked >= TIMED_OUT_CHECK_S
+            if dead_check:
+                checked = clock()
+            if run.done or (dead_check and _accounted(run, tracker, providers, wall)):
                 if progress is not None:
                     progress.done(text)
                 return run
@@ -58,6 +90,47 @@ def follow_run(
                 "in the cloud: follow it with `cloudsync status`"
             )
         sleep(poll_s)
+
+
+MAX_FOLLOWED_RUNS = 5
+
+
+def follow_moved(
+    tracker: Tracker,
+    run: RunRecord,
+    *,
+    progress: Progress | None,
+    poll_s: float = 1.0,
+    timeout_s: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    providers: tuple[str, ...] = (),
+) -> list[RunRecord]:
+    """The later runs that took media over from ``run`` (and from those, in turn), each
+    followed until done: where the moved media's outcome is."""
+    started = clock()
+    followed: list[RunRecord] = []
+    seen = {run.run_id}
+    todo = [r for r in run.moved_to if r not in seen]
+    while todo and len(followed) < MAX_FOLLOWED_RUNS:
+        run_id = todo.pop(0)
+        if run_id in seen:
+            continue
+        seen.add(run_id)
+        left = None if timeout_s is None else max(0.0, timeout_s - (clock() - started))
+        later = follow_run(tracker, run_id, queued_hint=1, progress=progress, poll_s=poll_s,
+                           timeout_s=left, sleep=sleep, clock=clock, providers=providers)
+        if later is not None:
+            followed.append(later)
+            todo.extend(r for r in later.moved_to if r not in seen)
+    return followed
+
+
+def unaccounted_moves(runs: list[RunRecord]) -> int:
+    """Media that left one of ``runs`` for a run not among them (parked, or beyond the limit):
+    their outcome is not known here."""
+    ids = {r.run_id for r in runs}
+    return sum(r.moved for r in runs if not r.moved_to or not set(r.moved_to) <= ids)
 
 
 def duration_s(run: RunRecord) -> float | None:
@@ -92,9 +165,20 @@ def run_summary(run: RunRecord | None, run_id: str | None = None) -> str:
         ("archived", run.completed),
         ("failed", run.failed),
         ("deleted at source", run.deleted),
+        ("skipped", run.skipped_media),
         ("bytes archived", f"{human_bytes(run.bytes)} ({run.bytes} bytes)"),
     ]
+    if run.moved:
+        pairs.insert(-1, ("moved to a later run", _moved_text(run)))
+    if run.timed_out:
+        pairs.insert(-1, ("timed out", f"{run.timed_out} (execution reached the time limit; "
+                                       "swept and counted above)"))
     return key_values(pairs)
+
+
+def _moved_text(run: RunRecord) -> str:
+    where = f"run {', '.join(run.moved_to)}" if run.moved_to else "no run yet (parked)"
+    return f"{run.moved} (taken over by {where} before they finished here)"
 
 
 def failed_media(tracker: Tracker, providers: tuple[str, ...], run_id: str) -> list[MediaRow]:

@@ -28,6 +28,8 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from cloudsync_core.services import DYNAMODB_CONFIG
+
 from .errors import CliError, is_local
 
 if TYPE_CHECKING:
@@ -170,7 +172,10 @@ class Aws:
         return self.client("ssm")  # type: ignore[no-any-return]
 
     def dynamodb(self) -> DynamoDBClient:
-        return self.client("dynamodb")  # type: ignore[no-any-return]
+        # Only the Tracker uses it: its with_retries is DynamoDB's one retry layer (services.py).
+        return self.client(  # type: ignore[no-any-return]
+            "dynamodb", config=DYNAMODB_CONFIG, variant="one-try"
+        )
 
     def s3(self) -> S3Client:
         return self.client("s3")  # type: ignore[no-any-return]

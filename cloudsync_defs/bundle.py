@@ -4,8 +4,16 @@ Two directories, as Lambda lays them out at run time:
 
 - ``code/``: the packages under ``functions/`` (``cloudsync_core``, ``cloudsync_handlers``, ...),
   mounted at ``/var/task``;
-- ``layer/python/``: ``functions/requirements.txt`` installed from manylinux2014 aarch64 wheels for
+- ``layer/python/``: ``functions/requirements.lock`` installed from aarch64 manylinux wheels for
   CPython 3.12 (binary wheels only, never built on this machine), mounted at ``/opt/python``.
+
+The lock pins every package of the layer, dependencies included, to one version and the sha256 of
+its wheel, and pip installs it with ``--require-hashes``: a new machine ships the very bytes this
+one did, or fails. ``functions/requirements.txt`` says what we want (ranges); the lock is
+regenerated from it with ``python -m cloudsync_defs.bundle lock`` (pip's resolver, for the same
+platform tags, with a network), and ``build`` refuses a lock that no longer covers it. Lambda's
+python3.12 runs on Amazon Linux 2023 (glibc 2.34): wheels tagged manylinux2014 or manylinux_2_17
+to manylinux_2_34 for aarch64 all run there, and pip accepts them all.
 
 The build is deterministic (sorted copies, no byte code, no console scripts) and cached under
 ``build/lambda/<hash of every input>``: a second ``pulumi up`` with unchanged inputs reuses it, and
@@ -15,7 +23,9 @@ temporary directory that is renamed into place, so concurrent builds never see h
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -23,14 +33,24 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR: Final = REPO_ROOT / "functions"
 BUILD_ROOT: Final = REPO_ROOT / "build" / "lambda"
-PLATFORM: Final = "manylinux2014_aarch64"
+REQUIREMENTS: Final = "requirements.txt"
+LOCK: Final = "requirements.lock"
+GLIBC_MINORS: Final = range(34, 16, -1)  # Amazon Linux 2023's glibc 2.34 down to manylinux2014's
+PLATFORMS: Final[tuple[str, ...]] = (
+    *(f"manylinux_2_{minor}_aarch64" for minor in GLIBC_MINORS),
+    "manylinux2014_aarch64",
+)
 PYTHON_VERSION: Final = "3.12"
-BUNDLE_FORMAT: Final = "1"  # bump when the layout below changes
+BUNDLE_FORMAT: Final = "2"  # bump when the layout below changes
+PIP_TIMEOUT_S: Final = 600
 KEEP_BUILDS: Final = 4
 SKIP_NAMES: Final = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 SKIP_SUFFIXES: Final = (".pyc", ".pyo")
@@ -52,19 +72,115 @@ class Bundle:
         return self.layer_dir / "python"
 
 
-def pip_command(requirements: Path, target: Path) -> list[str]:
+def _target_options() -> list[str]:
+    platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
     return [
-        sys.executable, "-m", "pip", "install",
-        "--platform", PLATFORM,
+        *platforms,
         "--only-binary=:all:",
         "--python-version", PYTHON_VERSION,
         "--implementation", "cp",
-        "--no-compile",
         "--no-input",
         "--disable-pip-version-check",
-        "-r", str(requirements),
+    ]
+
+
+def pip_command(lock: Path, target: Path) -> list[str]:
+    """Installs the hash-pinned lock (every package, dependencies too) for Lambda's platform."""
+    return [
+        sys.executable, "-m", "pip", "install",
+        *_target_options(),
+        "--require-hashes",
+        "--no-compile",
+        "-r", str(lock),
         "--target", str(target),
     ]
+
+
+def lock_command(requirements: Path, report: Path, scratch: Path) -> list[str]:
+    """Resolves requirements.txt for Lambda's platform without installing: pip's JSON report."""
+    return [
+        sys.executable, "-m", "pip", "install",
+        *_target_options(),
+        "--dry-run", "--ignore-installed", "--quiet",
+        "--report", str(report),
+        "-r", str(requirements),
+        "--target", str(scratch),
+    ]
+
+
+def _lock_entries(lock_text: str) -> dict[str, tuple[str, list[str]]]:
+    """Canonical name -> (pinned version, hashes) of a lock file."""
+    entries: dict[str, tuple[str, list[str]]] = {}
+    logical = lock_text.replace("\\\n", " ")
+    for line in logical.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        spec, *hashes = line.split(" --hash=")
+        name, _, version = spec.strip().partition("==")
+        entries[canonicalize_name(name)] = (version.strip(), [h.strip() for h in hashes])
+    return entries
+
+
+def lock_problems(requirements_text: str, lock_text: str) -> list[str]:
+    """What makes the lock unfit for requirements.txt: missing, unpinned, unhashed, out of range."""
+    locked = _lock_entries(lock_text)
+    problems: list[str] = []
+    for name, (version, hashes) in sorted(locked.items()):
+        if not version or not hashes or not all(h.startswith("sha256:") for h in hashes):
+            problems.append(f"{name}: not pinned (==) with sha256 hashes")
+    for line in requirements_text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            wanted = Requirement(line)
+        except InvalidRequirement as e:
+            problems.append(f"requirements.txt: {line!r}: {e}")
+            continue
+        key = canonicalize_name(wanted.name)
+        if key not in locked:
+            problems.append(f"{wanted.name}: in requirements.txt, not in the lock")
+        elif not wanted.specifier.contains(locked[key][0], prereleases=True):
+            problems.append(f"{wanted.name}: locked {locked[key][0]}, "
+                            f"requirements.txt wants {wanted.specifier}")
+    return problems
+
+
+def render_lock(report: dict[str, Any]) -> str:
+    """The lock file's text from pip's installation report (one wheel per package)."""
+    lines = [
+        "# Generated by `python -m cloudsync_defs.bundle lock` from requirements.txt for",
+        f"# CPython {PYTHON_VERSION} on aarch64 manylinux (Lambda arm64); installed with "
+        "--require-hashes.",
+        "# Do not edit by hand: change requirements.txt and regenerate.",
+    ]
+    for item in sorted(report["install"], key=lambda i: canonicalize_name(i["metadata"]["name"])):
+        info = item["download_info"]
+        digest = info["archive_info"]["hashes"]["sha256"]
+        wheel = info["url"].rsplit("/", 1)[-1]
+        lines.append(f"{canonicalize_name(item['metadata']['name'])}=="
+                     f"{item['metadata']['version']} \\")
+        lines.append(f"    --hash=sha256:{digest}")
+        lines.append(f"    # {wheel}")
+    return "\n".join(lines) + "\n"
+
+
+def write_lock(functions_dir: Path = FUNCTIONS_DIR) -> Path:
+    """Resolves requirements.txt (network) and writes the lock beside it."""
+    with tempfile.TemporaryDirectory(prefix="cloudsync-lock-") as scratch:
+        report_path = Path(scratch) / "report.json"
+        result = subprocess.run(  # noqa: S603 - a fixed pip command line
+            lock_command(functions_dir / REQUIREMENTS, report_path, Path(scratch) / "target"),
+            capture_output=True, text=True, check=False, timeout=PIP_TIMEOUT_S,
+        )
+        if result.returncode != 0:
+            raise BundleError(f"pip could not resolve {functions_dir / REQUIREMENTS}:\n"
+                              f"{result.stderr.strip()[-2000:]}")
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    lock = functions_dir / LOCK
+    lock.write_text(render_lock(report), encoding="utf-8")
+    return lock
 
 
 def _source_files(functions_dir: Path) -> list[Path]:
@@ -82,11 +198,10 @@ def _source_files(functions_dir: Path) -> list[Path]:
 
 def inputs_digest(functions_dir: Path = FUNCTIONS_DIR) -> str:
     """A hash of everything that goes into the bundle."""
-    requirements = functions_dir / "requirements.txt"
     digest = hashlib.sha256()
-    digest.update(f"format={BUNDLE_FORMAT};platform={PLATFORM};python={PYTHON_VERSION}\n".encode())
-    digest.update(" ".join(pip_command(Path("requirements.txt"), Path("target"))[3:]).encode())
-    digest.update(b"\0requirements\0" + requirements.read_bytes())
+    digest.update(f"format={BUNDLE_FORMAT};python={PYTHON_VERSION}\n".encode())
+    digest.update(" ".join(pip_command(Path(LOCK), Path("target"))[3:]).encode())
+    digest.update(b"\0lock\0" + (functions_dir / LOCK).read_bytes())
     for path in _source_files(functions_dir):
         digest.update(b"\0" + path.relative_to(functions_dir).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
@@ -115,14 +230,14 @@ def _build(functions_dir: Path, into: Path) -> None:
         shutil.copyfile(path, dest)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_COLOR": "1"}
     result = subprocess.run(  # noqa: S603 - a fixed pip command line
-        pip_command(functions_dir / "requirements.txt", layer),
-        capture_output=True, text=True, env=env, check=False,
+        pip_command(functions_dir / LOCK, layer),
+        capture_output=True, text=True, env=env, check=False, timeout=PIP_TIMEOUT_S,
     )
     if result.returncode != 0:
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
         raise BundleError(
-            f"pip could not install {functions_dir / 'requirements.txt'} for {PLATFORM} / "
-            f"CPython {PYTHON_VERSION} (binary wheels only):\n{tail}"
+            f"pip could not install {functions_dir / LOCK} for aarch64 manylinux / "
+            f"CPython {PYTHON_VERSION} (binary wheels, hashes required):\n{tail}"
         )
     _prune(layer)
 
@@ -137,8 +252,15 @@ def _prune_old_builds(build_root: Path, keep: Path) -> None:
 
 def build(functions_dir: Path = FUNCTIONS_DIR, build_root: Path = BUILD_ROOT) -> Bundle:
     """The bundle for the current sources, built once per distinct input."""
-    if not (functions_dir / "requirements.txt").is_file():
-        raise BundleError(f"{functions_dir / 'requirements.txt'} is missing")
+    for needed in (REQUIREMENTS, LOCK):
+        if not (functions_dir / needed).is_file():
+            raise BundleError(f"{functions_dir / needed} is missing")
+    stale = lock_problems((functions_dir / REQUIREMENTS).read_text(encoding="utf-8"),
+                          (functions_dir / LOCK).read_text(encoding="utf-8"))
+    if stale:
+        raise BundleError(f"{functions_dir / LOCK} does not fit {REQUIREMENTS} "
+                          f"(regenerate: python -m cloudsync_defs.bundle lock): "
+                          + "; ".join(stale))
     digest = inputs_digest(functions_dir)
     root = build_root / digest
     done = root / ".complete"
@@ -159,9 +281,14 @@ def build(functions_dir: Path = FUNCTIONS_DIR, build_root: Path = BUILD_ROOT) ->
     return Bundle(root=root, code_dir=root / "code", layer_dir=root / "layer", digest=digest)
 
 
-def main() -> None:
-    bundle = build()
-    print(bundle.root)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cloudsync_defs.bundle",
+                                     description="build the Lambda bundle, or re-lock its layer")
+    parser.add_argument("command", nargs="?", choices=("build", "lock"), default="build")
+    if parser.parse_args(argv).command == "lock":
+        print(write_lock())
+    else:
+        print(build().root)
 
 
 if __name__ == "__main__":

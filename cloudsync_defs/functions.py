@@ -16,6 +16,7 @@ Grant = Literal[
     "table_write",
     "archive_write",  # multipart uploads and puts under the archive prefixes
     "archive_read",  # HeadObject / GetObjectAttributes for verification
+    "archive_uploads",  # ListMultipartUploads: prepare aborts uploads no row records
     "topic_publish",
     "start_workflow",  # StartExecution on the transfer state machine
     "secret_rotate",  # the rotation protocol: DescribeSecret, UpdateSecretVersionStage
@@ -76,6 +77,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 "table_write",
                 "archive_write",
                 "archive_read",
+                "archive_uploads",
             }
         ),
     ),
@@ -85,7 +87,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Ranged GETs into S3 UploadPart with checksums, until done or the time budget",
         1024,
         290,
-        frozenset({"secret_read", "table_read", "archive_write", "archive_read"}),
+        # table_write: each step records its parts' MD5s (GoPro's checksum) in the row
+        frozenset({"secret_read", "table_read", "table_write", "archive_write", "archive_read"}),
     ),
     FunctionSpec(
         "finalize",
@@ -98,10 +101,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "mark_failed",
         "cloudsync_handlers.mark_failed.handler",
-        "Records a typed failure (or deletion at the source) and releases the transfer slot",
+        "Records a typed failure (or deletion at the source) and releases the transfer slot; "
+        "an account problem pauses the stack and sends its one alert",
         256,
         60,
-        frozenset({"table_read", "table_write", "archive_write"}),
+        frozenset({"table_read", "table_write", "archive_write", "topic_publish"}),
     ),
     FunctionSpec(
         "notify",
@@ -110,6 +114,23 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         256,
         60,
         frozenset({"table_read", "topic_publish"}),
+    ),
+    FunctionSpec(
+        "index",
+        "cloudsync_handlers.index.handler",
+        "After COMPLETED: where and when a medium was shot (GPMF, EXIF) into _meta/ and its row",
+        512,
+        120,
+        frozenset(
+            {
+                "secret_read",
+                "secret_write",
+                "table_read",
+                "table_write",
+                "archive_read",
+                "archive_write",
+            }
+        ),
     ),
     FunctionSpec(
         "rotate",

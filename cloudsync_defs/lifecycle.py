@@ -17,6 +17,15 @@ S3's constraints enforced here (current and noncurrent versions alike):
   seed's GLACIER_IR@7 -> DEEP_ARCHIVE@14 with an error);
 - an expiration comes after the last transition, and not before the class's minimum storage
   duration has passed there (an early delete bills the rest of the minimum anyway).
+
+Small objects stay in Standard, deliberately: every configuration is sent with
+``TransitionDefaultMinimumObjectSize = all_storage_classes_128K`` (S3's default, written down so
+neither a provider default nor a console change decides it), so objects under 128 KiB never
+transition. The alternative (``varies_by_storage_class``) would move them to Deep Archive, which
+bills 40 KB of overhead per object (8 KB of it at the Standard rate) plus a $0.05-per-1,000
+transition: a 128 KiB object saves about $0.0000025 a month there and needs some 20 months to
+repay its transition, a 20 KiB one ten years. GoPro originals are megabytes; what is that small
+(a tiny sidecar) costs less where it is. ``transitions_apply`` is that rule for the cost model.
 """
 
 from __future__ import annotations
@@ -91,6 +100,22 @@ POLICIES: Final[dict[str, LifecyclePolicy]] = {
     ),
 }
 DEFAULT_POLICY: Final = "default"
+# See the module docstring: objects under 128 KiB stay in Standard, whatever the policy says.
+TRANSITION_DEFAULT_MINIMUM_OBJECT_SIZE: Final = "all_storage_classes_128K"
+MINIMUM_TRANSITION_BYTES: Final = 128 * 1024
+
+
+def transitions_apply(object_bytes: float) -> bool:
+    """Whether the lifecycle moves an object of this size at all (the 128 KiB floor)."""
+    return object_bytes >= MINIMUM_TRANSITION_BYTES
+
+
+def lifecycle_request(rules: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``put_bucket_lifecycle_configuration``'s arguments but the bucket (the local cloud's)."""
+    return {
+        "LifecycleConfiguration": {"Rules": [dict(r) for r in rules]},
+        "TransitionDefaultMinimumObjectSize": TRANSITION_DEFAULT_MINIMUM_OBJECT_SIZE,
+    }
 
 
 def _check_chain(what: str, chain: Sequence[Transition], minimum_first_day: int) -> list[str]:

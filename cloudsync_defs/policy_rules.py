@@ -1,9 +1,20 @@
-"""cloudsync's infrastructure rules as plain functions over a resource graph.
+"""cloudsync's infrastructure rules as plain functions over resources.
 
 The same functions run in two places: the CrossGuard policy pack in ``policy/`` (``pulumi preview
---policy-pack policy``) and the infra tests, over the graph Pulumi mocks record. A rule takes every
-resource of the stack (type token, name, camelCase properties as the engine sees them, the protect
-option) and returns its violations; an empty list means it passes. Standard library only.
+--policy-pack policy``) and the infra tests, over the graph Pulumi mocks record. Standard library
+only. Two kinds of rule:
+
+- a *resource* rule looks at one resource (type token, name, camelCase inputs as the engine sees
+  them, the protect option) and becomes a resource validation policy: the engine runs it on every
+  resource as it is registered, on a new stack's first preview too;
+- a *stack* rule needs several resources at once (does this bucket have a public access block?)
+  and becomes a stack validation policy. Only what must cross resources is one.
+
+On a first preview much is unknown (every ARN, so every policy document built from one): the
+engine passes an unknown as a sentinel string, and the pack's wrapper hands the rules plain values
+with those sentinels instead of the SDK's proxies that raise on them. Every rule judges what is
+known and skips what is not (``is_unknown``): an unknown is neither a pass nor a violation, and the
+same rule runs again on ``pulumi up``, when everything is known.
 """
 
 from __future__ import annotations
@@ -76,6 +87,16 @@ _SECRET_PATTERNS: Final = (
 )
 _SECRET_ENV_NAME: Final = re.compile(r"(PASSWORD|PASSWD|TOKEN|CLIENT_SECRET|SECRET_KEY|API_KEY)")
 _SECRET_PROP_NAMES: Final = frozenset({"secretString", "secretBinary", "password"})
+# The Pulumi engine's unknown-value sentinels (pulumi.runtime.rpc / pulumi_policy.proxy).
+UNKNOWN_SENTINELS: Final = frozenset({
+    "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string (and any unknown from the Python SDK)
+    "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # boolean
+    "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
+    "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
+    "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
+    "e48ece36-62e2-4504-bad9-02848725956a",  # archive
+    "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",  # object
+})
 
 
 @dataclass(frozen=True)
@@ -88,23 +109,60 @@ class Resource:
 
 
 Violations = list[str]
+ResourceCheck = Callable[[Resource], Violations]
+StackCheck = Callable[[Sequence[Resource]], Violations]
 
 
 @dataclass(frozen=True)
 class Rule:
+    """A rule of the pack. ``resource_check`` set: a resource policy over ``types`` (empty: every
+    type); otherwise ``stack_check`` over the whole stack. ``check`` runs either on a stack."""
+
     name: str
     description: str
-    check: Callable[[Sequence[Resource]], Violations] = field(compare=False)
+    resource_check: ResourceCheck | None = field(default=None, compare=False)
+    stack_check: StackCheck | None = field(default=None, compare=False)
+    types: frozenset[str] = frozenset()
+
+    @property
+    def is_resource_rule(self) -> bool:
+        return self.resource_check is not None
+
+    def applies_to(self, type_: str) -> bool:
+        return not self.types or type_ in self.types
+
+    def check(self, resources: Sequence[Resource]) -> Violations:
+        if self.resource_check is not None:
+            return [v for r in resources if self.applies_to(r.type)
+                    for v in self.resource_check(r)]
+        assert self.stack_check is not None
+        return self.stack_check(resources)
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+def is_unknown(value: Any) -> bool:
+    """A value the engine does not know yet (a first preview)."""
+    return isinstance(value, str) and value in UNKNOWN_SENTINELS
+
+
+def has_unknown(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(has_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(has_unknown(v) for v in value)
+    return is_unknown(value)
 
 
 def of_type(resources: Sequence[Resource], type_: str) -> list[Resource]:
     return [r for r in resources if r.type == type_]
 
 
-def _doc(raw: Any) -> dict[str, Any]:
+def _doc(raw: Any) -> dict[str, Any] | None:
+    """A policy document, or None while it is unknown."""
+    if is_unknown(raw):
+        return None
     if isinstance(raw, str):
         parsed = json.loads(raw)
     elif isinstance(raw, Mapping):
@@ -117,33 +175,34 @@ def _doc(raw: Any) -> dict[str, Any]:
 
 
 def statements(raw: Any) -> list[dict[str, Any]]:
-    stmts = _doc(raw).get("Statement", [])
+    """The statements of a document; none while the document is unknown."""
+    doc = _doc(raw)
+    if doc is None:
+        return []
+    stmts = doc.get("Statement", [])
+    if is_unknown(stmts):
+        return []
     return [stmts] if isinstance(stmts, dict) else list(stmts)
 
 
 def _list(value: Any) -> list[Any]:
-    if value is None:
+    """Known items of a value that may be one item or a list."""
+    if value is None or is_unknown(value):
         return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    return [i for i in items if not is_unknown(i)]
 
 
-def identity_policies(resources: Sequence[Resource]) -> Iterator[tuple[Resource, Any]]:
-    """Every identity (permissions) policy document in the graph."""
-    for r in resources:
-        if r.type in (ROLE_POLICY, MANAGED_POLICY) and r.props.get("policy") is not None:
-            yield r, r.props["policy"]
-        if r.type == ROLE:
-            for inline in _list(r.props.get("inlinePolicies")):
-                if isinstance(inline, Mapping) and inline.get("policy"):
-                    yield r, inline["policy"]
-
-
-def resource_policies(resources: Sequence[Resource]) -> Iterator[tuple[Resource, Any]]:
-    for r in resources:
-        if r.type in (BUCKET_POLICY, TOPIC_POLICY, QUEUE_POLICY, KEY) and r.props.get("policy"):
-            yield r, r.props["policy"]
-        if r.type in (QUEUE, TOPIC) and r.props.get("policy"):
-            yield r, r.props["policy"]
+def _get(mapping: Any, *path: str) -> Any:
+    """A nested property, None when missing; unknown stays the sentinel."""
+    value = mapping
+    for key in path:
+        if is_unknown(value):
+            return value
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
 
 
 def _is_public(principal: Any) -> bool:
@@ -182,73 +241,99 @@ def _keys(value: Any) -> Iterator[str]:
             yield from _keys(v)
 
 
-# --- rules -------------------------------------------------------------------------------------
+def identity_documents(r: Resource) -> list[Any]:
+    """The identity (permissions) policy documents one resource carries."""
+    docs: list[Any] = []
+    if r.type in (ROLE_POLICY, MANAGED_POLICY) and r.props.get("policy") is not None:
+        docs.append(r.props["policy"])
+    if r.type == ROLE:
+        for inline in _list(r.props.get("inlinePolicies")):
+            if isinstance(inline, Mapping) and inline.get("policy"):
+                docs.append(inline["policy"])
+    return docs
 
 
-def iam_least_privilege(resources: Sequence[Resource]) -> Violations:
+def resource_document(r: Resource) -> Any:
+    if r.type in (BUCKET_POLICY, TOPIC_POLICY, QUEUE_POLICY, KEY, QUEUE, TOPIC):
+        return r.props.get("policy")
+    return None
+
+
+def _where(r: Resource) -> str:
+    name = r.props.get("name")
+    return str(name) if isinstance(name, str) and not is_unknown(name) else r.name
+
+
+# --- resource rules ----------------------------------------------------------------------------
+
+
+def _statement_privilege(where: str, s: Mapping[str, Any]) -> Violations:
+    found: Violations = []
+    if "NotAction" in s or "NotResource" in s:
+        found.append(f"{where}: Allow with NotAction/NotResource grants too much")
+    actions = [str(a) for a in _list(s.get("Action"))]
+    for action in actions:
+        if "*" in action or "?" in action:
+            found.append(f"{where}: wildcard action {action!r}")
+    if not actions and not is_unknown(s.get("Action")):
+        found.append(f"{where}: no Action")
+    if any(x == "*" for x in _list(s.get("Resource"))):
+        broad = sorted(set(actions) - UNSCOPED_ACTIONS)
+        if broad:
+            found.append(f"{where}: Resource '*' for scopable actions {broad}")
+    for action in set(actions) & NAMESPACE_CONDITIONED:
+        condition = s.get("Condition") or {}
+        if not is_unknown(condition) and not any(
+                "cloudwatch:namespace" in (block or {}) for block in condition.values()):
+            found.append(f"{where}: {action} without a cloudwatch:namespace condition")
+    return found
+
+
+def iam_least_privilege(r: Resource) -> Violations:
     """No wildcard actions, and ``*`` resources only for actions AWS cannot scope."""
     found: Violations = []
-    for r, raw in identity_policies(resources):
+    for raw in identity_documents(r):
         for i, s in enumerate(statements(raw)):
-            where = f"{r.name} statement {s.get('Sid', i)}"
-            if s.get("Effect") != "Allow":
-                continue
-            if "NotAction" in s or "NotResource" in s:
-                found.append(f"{where}: Allow with NotAction/NotResource grants too much")
-            actions = [str(a) for a in _list(s.get("Action"))]
-            for action in actions:
-                if "*" in action or "?" in action:
-                    found.append(f"{where}: wildcard action {action!r}")
-            if not actions:
-                found.append(f"{where}: no Action")
-            resources_ = [str(x) for x in _list(s.get("Resource"))]
-            if any("*" == x for x in resources_):
-                broad = sorted(set(actions) - UNSCOPED_ACTIONS)
-                if broad:
-                    found.append(f"{where}: Resource '*' for scopable actions {broad}")
-            for action in set(actions) & NAMESPACE_CONDITIONED:
-                condition = s.get("Condition") or {}
-                if not any("cloudwatch:namespace" in (block or {})
-                           for block in condition.values()):
-                    found.append(f"{where}: {action} without a cloudwatch:namespace condition")
+            if s.get("Effect") == "Allow":
+                found += _statement_privilege(f"{r.name} statement {s.get('Sid', i)}", s)
     return found
 
 
-def iam_trust_single_service(resources: Sequence[Resource]) -> Violations:
+def iam_trust_single_service(r: Resource) -> Violations:
     """Every role is assumable by exactly one AWS service, nobody else."""
     found: Violations = []
-    for r in of_type(resources, ROLE):
-        for s in statements(r.props.get("assumeRolePolicy", "{}")):
-            principal = s.get("Principal")
-            if s.get("Effect") != "Allow":
-                continue
-            if not isinstance(principal, Mapping) or set(principal) != {"Service"} or len(
-                    _list(principal["Service"])) != 1:
-                found.append(f"{r.name}: trust policy must name one service principal, "
-                             f"not {principal!r}")
+    for s in statements(r.props.get("assumeRolePolicy", "{}")):
+        principal = s.get("Principal")
+        if s.get("Effect") != "Allow" or has_unknown(principal):
+            continue
+        if not isinstance(principal, Mapping) or set(principal) != {"Service"} or len(
+                _list(principal["Service"])) != 1:
+            found.append(f"{r.name}: trust policy must name one service principal, "
+                         f"not {principal!r}")
     return found
 
 
-def resource_policies_not_public(resources: Sequence[Resource]) -> Violations:
+def resource_policies_not_public(r: Resource) -> Violations:
     """No resource policy allows anyone ('*'); wildcard actions only for the account's key admin."""
     found: Violations = []
-    for r, raw in resource_policies(resources):
-        for i, s in enumerate(statements(raw)):
-            if s.get("Effect") != "Allow":
-                continue
-            where = f"{r.name} statement {s.get('Sid', i)}"
-            if _is_public(s.get("Principal")):
-                found.append(f"{where}: allows every principal")
-            wildcard = [a for a in _list(s.get("Action")) if "*" in str(a)]
-            if wildcard and not (
-                r.type == KEY and _is_account_root(s.get("Principal")) and wildcard == ["kms:*"]
-            ):
-                service = (s.get("Principal") or {}).get("Service") if isinstance(
-                    s.get("Principal"), Mapping) else None
-                allowed = r.type == KEY and service and all(
-                    str(a).startswith("kms:GenerateDataKey") for a in wildcard)
-                if not allowed:
-                    found.append(f"{where}: wildcard actions {wildcard}")
+    raw = resource_document(r)
+    if not raw:
+        return found
+    for i, s in enumerate(statements(raw)):
+        if s.get("Effect") != "Allow":
+            continue
+        where = f"{r.name} statement {s.get('Sid', i)}"
+        principal = s.get("Principal")
+        if _is_public(principal):
+            found.append(f"{where}: allows every principal")
+        wildcard = [a for a in _list(s.get("Action")) if "*" in str(a)]
+        if not wildcard or (r.type == KEY and _is_account_root(principal)
+                            and wildcard == ["kms:*"]):
+            continue
+        service = principal.get("Service") if isinstance(principal, Mapping) else None
+        if not (r.type == KEY and service
+                and all(str(a).startswith("kms:GenerateDataKey") for a in wildcard)):
+            found.append(f"{where}: wildcard actions {wildcard}")
     return found
 
 
@@ -256,50 +341,54 @@ def _denies_insecure_transport(raw: Any) -> bool:
     for s in statements(raw):
         condition = s.get("Condition") or {}
         if (s.get("Effect") == "Deny" and _is_public(s.get("Principal"))
-                and str((condition.get("Bool") or {}).get("aws:SecureTransport")).lower() == "false"
+                and str(_get(condition, "Bool", "aws:SecureTransport")).lower() == "false"
                 and any(a in ("s3:*", "*") for a in _list(s.get("Action")))
                 and any(str(x).endswith("/*") for x in _list(s.get("Resource")))):
             return True
     return False
 
 
-def bucket_private_and_encrypted(resources: Sequence[Resource]) -> Violations:
-    """Each bucket: public access blocked, ACLs off, TLS only, SSE-KMS + bucket key, versioned."""
+_PUBLIC_ACCESS_FLAGS: Final = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                               "restrictPublicBuckets")
+
+
+def _encryption_ok(rule: Any) -> bool | None:
+    """SSE-KMS with a key and a bucket key; None while unknown."""
+    if has_unknown(rule):
+        return None
+    default = _get(rule, "applyServerSideEncryptionByDefault") or {}
+    return bool(default.get("sseAlgorithm") == "aws:kms" and default.get("kmsMasterKeyId")
+                and _get(rule, "bucketKeyEnabled") is True)
+
+
+def bucket_private_and_encrypted(r: Resource) -> Violations:
+    """Each bucket setting: public access blocked, ACLs off, TLS only, SSE-KMS + bucket key,
+    versioned."""
+    p = r.props
+    where = f"{r.type.rsplit(':', 1)[-1]} of bucket {p.get('bucket') or r.name}"
     found: Violations = []
-
-    def for_bucket(type_: str, bucket: str) -> list[Resource]:
-        return [r for r in of_type(resources, type_) if r.props.get("bucket") == bucket]
-
-    for b in of_type(resources, BUCKET):
-        bucket = str(b.props.get("bucket") or "")
-        where = f"bucket {bucket or b.name}"
-        if b.props.get("acl") not in (None, "private"):
-            found.append(f"{where}: canned ACL {b.props.get('acl')!r}")
-        blocks = for_bucket(PUBLIC_ACCESS_BLOCK, bucket)
-        flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
-                 "restrictPublicBuckets")
-        if not any(all(p.props.get(f) is True for f in flags) for p in blocks):
-            found.append(f"{where}: no public access block with all four settings on")
-        if not any((o.props.get("rule") or {}).get("objectOwnership") == "BucketOwnerEnforced"
-                   for o in for_bucket(OWNERSHIP, bucket)):
+    if r.type == BUCKET and _list(p.get("acl")) not in ([], ["private"]):
+        found.append(f"bucket {_where(r)}: canned ACL {p.get('acl')!r}")
+    elif r.type == PUBLIC_ACCESS_BLOCK:
+        off = [f for f in _PUBLIC_ACCESS_FLAGS if not is_unknown(p.get(f)) and p.get(f) is not True]
+        if off:
+            found.append(f"{where}: public access not blocked ({', '.join(off)} off)")
+    elif r.type == OWNERSHIP:
+        ownership = _get(p, "rule", "objectOwnership")
+        if not is_unknown(ownership) and ownership != "BucketOwnerEnforced":
             found.append(f"{where}: ACLs not disabled (BucketOwnerEnforced)")
-        if not any(_denies_insecure_transport(p.props.get("policy", "{}"))
-                   for p in for_bucket(BUCKET_POLICY, bucket)):
-            found.append(f"{where}: no bucket policy denying requests without TLS")
-        sse_ok = False
-        for e in for_bucket(ENCRYPTION, bucket):
-            for rule in _list(e.props.get("rules")):
-                default = rule.get("applyServerSideEncryptionByDefault") or {}
-                if (default.get("sseAlgorithm") == "aws:kms" and default.get("kmsMasterKeyId")
-                        and rule.get("bucketKeyEnabled") is True):
-                    sse_ok = True
-        if not sse_ok:
-            found.append(f"{where}: no SSE-KMS default encryption with a key and a bucket key")
-        if not any((v.props.get("versioningConfiguration") or {}).get("status") == "Enabled"
-                   for v in for_bucket(VERSIONING, bucket)):
+    elif r.type == BUCKET_POLICY:
+        if not is_unknown(p.get("policy")) and not _denies_insecure_transport(p.get("policy")):
+            found.append(f"{where}: the policy does not deny requests without TLS")
+    elif r.type == ENCRYPTION:
+        raw = p.get("rules")
+        verdicts = [] if is_unknown(raw) else [_encryption_ok(rule) for rule in raw or []]
+        if not is_unknown(raw) and (not verdicts or False in verdicts):
+            found.append(f"{where}: not SSE-KMS default encryption with a key and a bucket key")
+    elif r.type == VERSIONING:
+        status = _get(p, "versioningConfiguration", "status")
+        if not is_unknown(status) and status != "Enabled":
             found.append(f"{where}: versioning not enabled")
-        if not for_bucket(LIFECYCLE, bucket):
-            found.append(f"{where}: no lifecycle configuration")
     return found
 
 
@@ -324,160 +413,235 @@ def _s3_api_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     return api
 
 
-def lifecycle_valid(resources: Sequence[Resource]) -> Violations:
+def lifecycle_valid(r: Resource) -> Violations:
     """Lifecycle rules S3 accepts, per prefix, each aborting incomplete multipart uploads."""
     found: Violations = []
-    for r in of_type(resources, LIFECYCLE):
-        rules = _list(r.props.get("rules"))
-        if not rules:
-            found.append(f"{r.name}: no lifecycle rules")
-        for rule in rules:
-            if not (rule.get("filter") or {}).get("prefix"):
-                found.append(f"{r.name} rule {rule.get('id')}: not limited to an archive prefix")
-        try:
-            validate_rules([_s3_api_rule(rule) for rule in rules])
-        except LifecycleError as e:
-            found.append(f"{r.name}: {e}")
+    raw_rules = r.props.get("rules")
+    rules = [rule for rule in _list(raw_rules) if not has_unknown(rule)]
+    if not rules and not has_unknown(raw_rules):
+        found.append(f"{r.name}: no lifecycle rules")
+    for rule in rules:
+        if not _get(rule, "filter", "prefix"):
+            found.append(f"{r.name} rule {rule.get('id')}: not limited to an archive prefix")
+    try:
+        validate_rules([_s3_api_rule(rule) for rule in rules])
+    except LifecycleError as e:
+        found.append(f"{r.name}: {e}")
     return found
 
 
-def lambda_hardened(resources: Sequence[Resource]) -> Violations:
-    """arm64, python3.12, X-Ray active, logs to its own log group that has a retention."""
+def lambda_hardened(r: Resource) -> Violations:
+    """arm64, python3.12, X-Ray active, logs to a log group of its own."""
+    p = r.props
+    where = f"function {_where(r)}"
     found: Violations = []
-    retention = {g.props.get("name"): g.props.get("retentionInDays")
-                 for g in of_type(resources, LOG_GROUP)}
-    for f in of_type(resources, FUNCTION):
-        where = f"function {f.props.get('name') or f.name}"
-        if _list(f.props.get("architectures")) != [LAMBDA_ARCHITECTURE]:
-            found.append(f"{where}: architectures must be [{LAMBDA_ARCHITECTURE!r}]")
-        if f.props.get("runtime") != LAMBDA_RUNTIME:
-            found.append(f"{where}: runtime must be {LAMBDA_RUNTIME}")
-        if (f.props.get("tracingConfig") or {}).get("mode") != "Active":
-            found.append(f"{where}: X-Ray tracing not Active")
-        group = (f.props.get("loggingConfig") or {}).get("logGroup")
-        if not group or not retention.get(group):
-            found.append(f"{where}: no log group of its own with a retention")
+    if not has_unknown(p.get("architectures")) and _list(p.get("architectures")) != [
+            LAMBDA_ARCHITECTURE]:
+        found.append(f"{where}: architectures must be [{LAMBDA_ARCHITECTURE!r}]")
+    if not is_unknown(p.get("runtime")) and p.get("runtime") != LAMBDA_RUNTIME:
+        found.append(f"{where}: runtime must be {LAMBDA_RUNTIME}")
+    mode = _get(p, "tracingConfig", "mode")
+    if not is_unknown(mode) and mode != "Active":
+        found.append(f"{where}: X-Ray tracing not Active")
+    if not _get(p, "loggingConfig", "logGroup"):
+        found.append(f"{where}: no log group of its own")
     return found
 
 
-def failures_captured(resources: Sequence[Resource]) -> Violations:
+def failures_captured(r: Resource) -> Violations:
     """Async invokes, stream batches and schedules all end somewhere when they fail for good."""
+    p = r.props
     found: Violations = []
-    for c in of_type(resources, EVENT_INVOKE_CONFIG):
-        if not ((c.props.get("destinationConfig") or {}).get("onFailure") or {}).get(
-                "destination"):
-            found.append(f"{c.name}: async invocations have no on-failure destination")
-    for m in of_type(resources, EVENT_SOURCE_MAPPING):
-        where = f"event source mapping {m.name}"
-        if not ((m.props.get("destinationConfig") or {}).get("onFailure") or {}).get(
-                "destinationArn"):
+    if r.type == EVENT_INVOKE_CONFIG:
+        if not _get(p, "destinationConfig", "onFailure", "destination"):
+            found.append(f"{r.name}: async invocations have no on-failure destination")
+    elif r.type == EVENT_SOURCE_MAPPING:
+        where = f"event source mapping {r.name}"
+        if not _get(p, "destinationConfig", "onFailure", "destinationArn"):
             found.append(f"{where}: no on-failure destination")
-        if m.props.get("bisectBatchOnFunctionError") is not True:
+        if not is_unknown(p.get("bisectBatchOnFunctionError")) and p.get(
+                "bisectBatchOnFunctionError") is not True:
             found.append(f"{where}: batches are not bisected on error")
-        if "ReportBatchItemFailures" not in _list(m.props.get("functionResponseTypes")):
+        types = p.get("functionResponseTypes")
+        if not has_unknown(types) and "ReportBatchItemFailures" not in _list(types):
             found.append(f"{where}: no partial batch responses")
-        if not (m.props.get("filterCriteria") or {}).get("filters"):
+        if not _get(p, "filterCriteria", "filters"):
             found.append(f"{where}: no filter criteria")
-    async_functions = {str(c.props.get("functionName")) for c in
-                       of_type(resources, EVENT_INVOKE_CONFIG)}
-    for s in of_type(resources, SCHEDULE):
-        target = s.props.get("target") or {}
-        where = f"schedule {s.props.get('name') or s.name}"
-        if not (target.get("deadLetterConfig") or {}).get("arn"):
+    elif r.type == SCHEDULE:
+        where = f"schedule {_where(r)}"
+        if not _get(p, "target", "deadLetterConfig", "arn"):
             found.append(f"{where}: no dead-letter queue")
-        if not target.get("retryPolicy"):
+        if not _get(p, "target", "retryPolicy"):
             found.append(f"{where}: no retry policy")
-        arn = str(target.get("arn", ""))
-        if ":function:" in arn and arn.rsplit(":function:", 1)[1] not in async_functions:
-            found.append(f"{where}: its function has no on-failure destination for async invokes")
     return found
 
 
-def workflow_logging(resources: Sequence[Resource]) -> Violations:
+def workflow_logging(r: Resource) -> Violations:
     """State machines log errors without execution data and are traced."""
+    p = r.props
+    where = f"state machine {_where(r)}"
     found: Violations = []
-    for m in of_type(resources, STATE_MACHINE):
-        where = f"state machine {m.props.get('name') or m.name}"
-        logging = m.props.get("loggingConfiguration") or {}
-        if logging.get("level") not in ("ERROR", "FATAL", "ALL"):
-            found.append(f"{where}: logging level {logging.get('level')!r} records no errors")
-        if logging.get("includeExecutionData") is not False:
-            found.append(f"{where}: execution data would be logged")
-        if not logging.get("logDestination"):
-            found.append(f"{where}: no log destination")
-        if (m.props.get("tracingConfiguration") or {}).get("enabled") is not True:
-            found.append(f"{where}: X-Ray tracing off")
+    logging = p.get("loggingConfiguration") or {}
+    if is_unknown(logging):
+        logging = {}
+    level = _get(logging, "level")
+    if not is_unknown(level) and level not in ("ERROR", "FATAL", "ALL"):
+        found.append(f"{where}: logging level {level!r} records no errors")
+    data = _get(logging, "includeExecutionData")
+    if not is_unknown(data) and data is not False:
+        found.append(f"{where}: execution data would be logged")
+    if not _get(logging, "logDestination"):
+        found.append(f"{where}: no log destination")
+    traced = _get(p, "tracingConfiguration", "enabled")
+    if not is_unknown(traced) and traced is not True:
+        found.append(f"{where}: X-Ray tracing off")
     return found
 
 
-def encrypted_at_rest(resources: Sequence[Resource]) -> Violations:
+def _off(value: Any, wanted: Any = True) -> bool:
+    """Known, and not the wanted value."""
+    return not is_unknown(value) and value is not wanted
+
+
+def encrypted_at_rest(r: Resource) -> Violations:
     """Table (with PITR), topic, queues, keys rotated, log groups with a retention."""
+    p = r.props
     found: Violations = []
-    for t in of_type(resources, TABLE):
-        if (t.props.get("serverSideEncryption") or {}).get("enabled") is not True:
-            found.append(f"table {t.props.get('name')}: server-side encryption not enabled")
-        if (t.props.get("pointInTimeRecovery") or {}).get("enabled") is not True:
-            found.append(f"table {t.props.get('name')}: point-in-time recovery off")
-    for t in of_type(resources, TOPIC):
-        if not t.props.get("kmsMasterKeyId"):
-            found.append(f"topic {t.props.get('name')}: not encrypted with KMS")
-    for q in of_type(resources, QUEUE):
-        if not (q.props.get("sqsManagedSseEnabled") is True or q.props.get("kmsMasterKeyId")):
-            found.append(f"queue {q.props.get('name')}: not encrypted")
-    for k in of_type(resources, KEY):
-        if k.props.get("enableKeyRotation") is not True:
-            found.append(f"key {k.name}: rotation off")
-    for g in of_type(resources, LOG_GROUP):
-        if not g.props.get("retentionInDays"):
-            found.append(f"log group {g.props.get('name')}: kept forever")
+    if r.type == TABLE:
+        if _off(_get(p, "serverSideEncryption", "enabled")):
+            found.append(f"table {_where(r)}: server-side encryption not enabled")
+        if _off(_get(p, "pointInTimeRecovery", "enabled")):
+            found.append(f"table {_where(r)}: point-in-time recovery off")
+    elif r.type == TOPIC and not p.get("kmsMasterKeyId"):
+        found.append(f"topic {_where(r)}: not encrypted with KMS")
+    elif r.type == QUEUE and not (p.get("sqsManagedSseEnabled") is True
+                                  or p.get("kmsMasterKeyId")
+                                  or is_unknown(p.get("sqsManagedSseEnabled"))):
+        found.append(f"queue {_where(r)}: not encrypted")
+    elif r.type == KEY and _off(p.get("enableKeyRotation")):
+        found.append(f"key {r.name}: rotation off")
+    elif r.type == LOG_GROUP and not p.get("retentionInDays"):
+        found.append(f"log group {_where(r)}: kept forever")
     return found
 
 
-def archive_protected(resources: Sequence[Resource]) -> Violations:
+def archive_protected(r: Resource) -> Violations:
     """The archive bucket and its key cannot be deleted by ``pulumi destroy``."""
-    return [
-        f"{r.type.rsplit(':', 1)[-1]} {r.name}: not protected"
-        for r in resources
-        if r.type in (BUCKET, KEY) and r.protect is False
-    ]
+    if r.protect is False:
+        return [f"{r.type.rsplit(':', 1)[-1]} {r.name}: not protected"]
+    return []
 
 
-def no_secret_values(resources: Sequence[Resource]) -> Violations:
+def no_secret_values(r: Resource) -> Violations:
     """No secret value reaches a resource input (so neither state nor a console shows one)."""
     found: Violations = []
-    for r in resources:
-        if r.type == SECRET_VERSION:
-            found.append(f"{r.name}: a SecretVersion puts a secret value into the stack")
-        for key in _keys(r.props):
-            if key in _SECRET_PROP_NAMES:
-                found.append(f"{r.name}: property {key!r} carries a secret")
-        for path, text in _strings(r.props):
-            for what, pattern in _SECRET_PATTERNS:
-                if pattern.search(text):
-                    found.append(f"{r.name}: {path} looks like {what}")
-        if r.type == FUNCTION:
-            env = ((r.props.get("environment") or {}).get("variables")) or {}
+    if r.type == SECRET_VERSION:
+        found.append(f"{r.name}: a SecretVersion puts a secret value into the stack")
+    for key in _keys(r.props):
+        if key in _SECRET_PROP_NAMES:
+            found.append(f"{r.name}: property {key!r} carries a secret")
+    for path, text in _strings(r.props):
+        for what, pattern in _SECRET_PATTERNS:
+            if pattern.search(text):
+                found.append(f"{r.name}: {path} looks like {what}")
+    if r.type == FUNCTION:
+        env = _get(r.props, "environment", "variables") or {}
+        if isinstance(env, Mapping):
             for name, value in env.items():
-                if _SECRET_ENV_NAME.search(str(name)) and not str(value).startswith("arn:"):
+                if (_SECRET_ENV_NAME.search(str(name)) and not is_unknown(value)
+                        and not str(value).startswith("arn:")):
                     found.append(f"{r.name}: environment variable {name} holds a secret")
     return found
 
 
-RULES: Final[tuple[Rule, ...]] = tuple(
-    Rule(fn.__name__.replace("_", "-"), (fn.__doc__ or "").strip().splitlines()[0], fn)
-    for fn in (
-        iam_least_privilege,
-        iam_trust_single_service,
-        resource_policies_not_public,
-        bucket_private_and_encrypted,
-        lifecycle_valid,
-        lambda_hardened,
-        failures_captured,
-        workflow_logging,
-        encrypted_at_rest,
-        archive_protected,
-        no_secret_values,
-    )
+# --- stack rules (across resources) ------------------------------------------------------------
+
+_BUCKET_COMPANIONS: Final = (
+    (PUBLIC_ACCESS_BLOCK, "no public access block"),
+    (OWNERSHIP, "no ownership controls (ACLs on)"),
+    (BUCKET_POLICY, "no bucket policy (denying requests without TLS)"),
+    (ENCRYPTION, "no default encryption configuration"),
+    (VERSIONING, "no versioning configuration"),
+    (LIFECYCLE, "no lifecycle configuration"),
+)
+
+
+def bucket_complete(resources: Sequence[Resource]) -> Violations:
+    """Every bucket has each of its settings: access block, ownership, policy, SSE, versioning,
+    lifecycle."""
+    found: Violations = []
+    for b in of_type(resources, BUCKET):
+        bucket = b.props.get("bucket")
+        if not bucket or is_unknown(bucket):
+            continue
+        for type_, missing in _BUCKET_COMPANIONS:
+            targets = [r.props.get("bucket") for r in of_type(resources, type_)]
+            if bucket not in targets and not any(is_unknown(t) for t in targets):
+                found.append(f"bucket {bucket}: {missing}")
+    return found
+
+
+def functions_log_with_retention(resources: Sequence[Resource]) -> Violations:
+    """Each function's log group is one of the stack's, with a retention."""
+    groups = {g.props.get("name"): g.props.get("retentionInDays")
+              for g in of_type(resources, LOG_GROUP)}
+    if any(is_unknown(name) for name in groups):
+        return []
+    found: Violations = []
+    for f in of_type(resources, FUNCTION):
+        group = _get(f.props, "loggingConfig", "logGroup")
+        if group and not is_unknown(group) and not groups.get(group):
+            found.append(f"function {_where(f)}: log group {group} is not the stack's or has "
+                         "no retention")
+    return found
+
+
+def scheduled_functions_capture_failures(resources: Sequence[Resource]) -> Violations:
+    """A function a schedule invokes (asynchronously) has an on-failure destination."""
+    configs = [str(c.props.get("functionName")) for c in of_type(resources, EVENT_INVOKE_CONFIG)]
+    if any(is_unknown(name) for name in configs):
+        return []
+    found: Violations = []
+    for s in of_type(resources, SCHEDULE):
+        arn = _get(s.props, "target", "arn")
+        if not isinstance(arn, str) or is_unknown(arn) or ":function:" not in arn:
+            continue
+        if arn.rsplit(":function:", 1)[1] not in configs:
+            found.append(f"schedule {_where(s)}: its function has no on-failure destination for "
+                         "async invokes")
+    return found
+
+
+def _resource_rule(check: ResourceCheck, *types: str) -> Rule:
+    return Rule(check.__name__.replace("_", "-"), _summary(check), resource_check=check,
+                types=frozenset(types))
+
+
+def _stack_rule(check: StackCheck) -> Rule:
+    return Rule(check.__name__.replace("_", "-"), _summary(check), stack_check=check)
+
+
+def _summary(fn: Callable[..., Any]) -> str:
+    return " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
+
+
+RULES: Final[tuple[Rule, ...]] = (
+    _resource_rule(iam_least_privilege, ROLE_POLICY, MANAGED_POLICY, ROLE),
+    _resource_rule(iam_trust_single_service, ROLE),
+    _resource_rule(resource_policies_not_public, BUCKET_POLICY, TOPIC_POLICY, QUEUE_POLICY, KEY,
+                   QUEUE, TOPIC),
+    _resource_rule(bucket_private_and_encrypted, BUCKET, PUBLIC_ACCESS_BLOCK, OWNERSHIP,
+                   BUCKET_POLICY, ENCRYPTION, VERSIONING),
+    _resource_rule(lifecycle_valid, LIFECYCLE),
+    _resource_rule(lambda_hardened, FUNCTION),
+    _resource_rule(failures_captured, EVENT_INVOKE_CONFIG, EVENT_SOURCE_MAPPING, SCHEDULE),
+    _resource_rule(workflow_logging, STATE_MACHINE),
+    _resource_rule(encrypted_at_rest, TABLE, TOPIC, QUEUE, KEY, LOG_GROUP),
+    _resource_rule(archive_protected, BUCKET, KEY),
+    _resource_rule(no_secret_values),
+    _stack_rule(bucket_complete),
+    _stack_rule(functions_log_with_retention),
+    _stack_rule(scheduled_functions_capture_failures),
 )
 
 

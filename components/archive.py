@@ -1,8 +1,11 @@
 """The archive: a customer-managed KMS key and the versioned, private, lifecycle-managed bucket.
 
-The key and the bucket are ``protect=True``: no ``pulumi destroy`` can take the archive (see
-docs/DEPLOY.md for tearing down on purpose). The key also encrypts the alerts topic, so its policy
-lets CloudWatch alarms (in this account) use it to publish.
+The key and the bucket are ``protect=True``: no ``pulumi destroy`` can take the archive. Every
+resource here is also ``retain_on_delete=True``: once unprotected, ``pulumi destroy`` forgets them
+instead of deleting them, so the bucket outlives the stack with its versioning, encryption,
+lifecycle, public access block and policy, and the key (and its alias) that decrypts it. Deleting
+the archive is a deliberate act outside Pulumi (docs/DEPLOY.md, "Tear down safely"). The key also
+encrypts the alerts topic, so its policy lets CloudWatch alarms of this account use it to publish.
 """
 
 from __future__ import annotations
@@ -14,7 +17,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from cloudsync_defs.lifecycle import LifecyclePolicy, lifecycle_rules
+from cloudsync_defs.lifecycle import (
+    TRANSITION_DEFAULT_MINIMUM_OBJECT_SIZE,
+    LifecyclePolicy,
+    lifecycle_rules,
+)
 
 from .naming import Naming
 
@@ -109,18 +116,24 @@ class ArchiveStorage(pulumi.ComponentResource):
                             "Principal": {"Service": "cloudwatch.amazonaws.com"},
                             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                             "Resource": "*",
+                            # Only on behalf of this account's alarms (no confused deputy).
+                            "Condition": {
+                                "StringEquals": {"aws:SourceAccount": naming.account}
+                            },
                         },
                     ],
                 }
             ),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
         )
+        # What outlives the stack (see the module docstring).
+        child = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         self.key_alias = aws.kms.Alias(
             f"{name}-key-alias",
             name=f"alias/{naming.name('archive')}",
             target_key_id=self.key.key_id,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
 
         self.bucket = aws.s3.Bucket(
@@ -128,9 +141,8 @@ class ArchiveStorage(pulumi.ComponentResource):
             bucket=naming.bucket_name,
             force_destroy=False,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
         )
-        child = pulumi.ResourceOptions(parent=self)
         self.public_access_block = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block",
             bucket=self.bucket.bucket,
@@ -170,13 +182,17 @@ class ArchiveStorage(pulumi.ComponentResource):
             f"{name}-lifecycle",
             bucket=self.bucket.bucket,
             rules=pulumi_rules(rules),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning]),
+            # Objects under 128 KiB stay in Standard (cheaper: cloudsync_defs.lifecycle).
+            transition_default_minimum_object_size=TRANSITION_DEFAULT_MINIMUM_OBJECT_SIZE,
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[self.versioning])),
         )
         self.policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=self.bucket.bucket,
             policy=self._bucket_policy(prefixes, args.writer_role_arns),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]),
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[self.public_access_block])),
         )
 
         self.bucket_name: pulumi.Output[str] = self.bucket.bucket
@@ -210,10 +226,12 @@ class ArchiveStorage(pulumi.ComponentResource):
                         "Principal": "*",
                         "Action": "s3:PutObject",
                         "Resource": objects,
+                        # Only a header that is sent and wrong: UploadPart, Complete... and a
+                        # put that relies on the bucket default carry none (the bucket applies
+                        # the stack's key after this policy is evaluated).
                         "Condition": {
-                            "StringNotEqualsIfExists": {
-                                "s3:x-amz-server-side-encryption": "aws:kms"
-                            }
+                            "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                            "Null": {"s3:x-amz-server-side-encryption": "false"},
                         },
                     },
                     {
@@ -223,16 +241,19 @@ class ArchiveStorage(pulumi.ComponentResource):
                         "Action": "s3:PutObject",
                         "Resource": objects,
                         "Condition": {
-                            "ArnNotEqualsIfExists": {
+                            "ArnNotEquals": {
                                 "s3:x-amz-server-side-encryption-aws-kms-key-id": self.key.arn
-                            }
+                            },
+                            "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
                         },
                     },
                     {
                         "Sid": "DenyWritesOutsideArchivePrefixes",
                         "Effect": "Deny",
                         "Principal": "*",
-                        "Action": ["s3:PutObject", "s3:PutObjectTagging"],
+                        "Action": [
+                            "s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"
+                        ],
                         "NotResource": [
                             pulumi.Output.concat(bucket, "/", p, "*") for p in prefixes
                         ],
@@ -241,7 +262,9 @@ class ArchiveStorage(pulumi.ComponentResource):
                         "Sid": "DenyWritesByAnyoneButTheTransferRoles",
                         "Effect": "Deny",
                         "Principal": "*",
-                        "Action": ["s3:PutObject", "s3:PutObjectTagging"],
+                        "Action": [
+                            "s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"
+                        ],
                         "Resource": objects,
                         "Condition": {"ArnNotEquals": {"aws:PrincipalArn": list(writers)}},
                     },

@@ -61,7 +61,8 @@ class FunctionSettings:
 
 @dataclass(frozen=True)
 class AlarmThresholds:
-    """The seed's seven alarms (Monitoring and Observability), thresholds configurable."""
+    """The seed's seven alarms (Monitoring and Observability), one for timed-out workflows and
+    one for the lister's errors, thresholds configurable."""
 
     sync_failures: float = 3  # SyncFailures > 3 in 5 min
     auth_failures: float = 1  # AuthenticationFailure > 1 in 5 min
@@ -70,6 +71,9 @@ class AlarmThresholds:
     workflow_failures: float = 1  # ExecutionsFailed > 1 in 5 min
     dlq_messages: float = 0  # visible messages > 0 for 2 x 5 min
     low_throughput_mbps: float = 20  # TransferThroughput < 20 Mbit/s for 2 x 15 min
+    workflow_timeouts: float = 0  # ExecutionsTimedOut > 0 in 5 min (no Catch runs on a timeout)
+    lister_errors: float = 0  # the lister's Lambda Errors > 0 in 5 min: a night that did not run
+    selection: str = "essential"  # which alarms exist (stack config ``alarms``, ALARM_SETS)
 
 
 ALARM_KEYS: Final[dict[str, str]] = {
@@ -80,7 +84,16 @@ ALARM_KEYS: Final[dict[str, str]] = {
     "workflowFailures": "workflow_failures",
     "dlqMessages": "dlq_messages",
     "lowThroughputMbps": "low_throughput_mbps",
+    "workflowTimeouts": "workflow_timeouts",
+    "listerErrors": "lister_errors",
 }
+
+# What the stack alarms on (stack config ``alarms``). ``essential`` watches what a person must
+# hear of, on AWS's own metrics: failed and timed-out workflows, the lister's errors (a night
+# that did not run) and the failure queue; expired logins and failed media also reach the alert
+# email from the functions themselves. ``all`` adds the seed's per-function Lambda errors and
+# throttles, which CloudWatch bills per function they read (9 each).
+ALARM_SETS: Final = ("essential", "all")
 
 
 @dataclass(frozen=True)
@@ -109,7 +122,8 @@ class StackConfig:
     gopro_api_url: str
     gopro_client_id: str
     alarms: AlarmThresholds
-    custom_metrics: bool = True
+    custom_metrics: bool = False
+    include_renders: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -149,11 +163,15 @@ KEYS: Final[dict[str, Key]] = {
     "partSizeMib": Key(0, "multipart part size in MiB (0: chosen from the file size)"),
     "parallelRanges": Key(8, "ranged GETs in flight inside one transfer invocation"),
     "mediaTypes": Key([], "media types to archive (empty: all)"),
+    "includeRenders": Key(False, "also archive GoPro's share renders (composition 'export'); "
+                                 "by default they end SKIPPED: copies GoPro made, its app hides"),
     "goproApiUrl": Key("https://api.gopro.com", "GoPro API base URL"),
     "goproClientId": Key("", "the GoPro web app's OAuth client id (public)"),
-    "alarmThresholds": Key({}, "overrides of the seven alarm thresholds"),
-    "customMetrics": Key(True, "emit the seed's custom metrics and alarm on them (false: the "
-                               "three alarms on them go too; failures still reach you by email)"),
+    "alarmThresholds": Key({}, "overrides of the alarm thresholds"),
+    "alarms": Key("essential", "'essential' (failed or timed-out workflows, lister errors, "
+                               "failure queue) or 'all' (also per-function errors, throttles)"),
+    "customMetrics": Key(False, "emit the seed's nine custom metrics and alarm on them (about "
+                                "$4 a month); failures still reach you by email without them"),
     "tags": Key({}, "extra tags on every taggable resource"),
 }
 
@@ -356,6 +374,10 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
             thresholds[ALARM_KEYS[name]] = float(value)
 
     custom_metrics = _bool(get("customMetrics"), "customMetrics", problems)
+    include_renders = _bool(get("includeRenders"), "includeRenders", problems)
+    alarm_set = str(get("alarms"))
+    if alarm_set not in ALARM_SETS:
+        problems.add("alarms", f"must be one of {', '.join(ALARM_SETS)}, not {alarm_set!r}")
 
     tags = _obj(get("tags"), "tags", problems, dict)
     for tag_key, tag_value in tags.items():
@@ -390,8 +412,9 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         media_types=tuple(str(t) for t in media_types),
         gopro_api_url=api_url.rstrip("/"),
         gopro_client_id=client_id,
-        alarms=AlarmThresholds(**thresholds),
+        alarms=AlarmThresholds(**thresholds, selection=alarm_set),
         custom_metrics=custom_metrics,
+        include_renders=include_renders,
         tags={str(k): str(v) for k, v in tags.items()},
     )
 

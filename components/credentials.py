@@ -2,7 +2,14 @@
 
 The user stores the login with ``cloudsync login`` (a SecretVersion made outside Pulumi), so no
 token or password ever passes through stack config, state or a resource input. Rotation (the
-seed's 30 days) is attached by the functions component, which owns the ``rotate`` function.
+seed's 30 days) is attached by the functions component, which owns the ``rotate`` function; the
+secret has no value until ``cloudsync login``, and the rotate function's steps do nothing on a
+secret without a stored login (Secrets Manager tests a new rotation configuration at once).
+
+The name is a fixed prefix plus a suffix Secrets Manager's client generates (``name_prefix``): a
+destroyed secret keeps its name for its 7-day recovery window, so a fixed name would stop the
+stack from being created again within that week. Nobody needs the name: the functions get the ARN
+and the ``cloudsync`` CLI reads ``secretId`` from the outputs parameter (components/discovery.py).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ class CredentialsSecret(pulumi.ComponentResource):
         super().__init__("cloudsync:index:CredentialsSecret", name, None, opts)
         self.secret = aws.secretsmanager.Secret(
             f"{name}-secret",
-            name=f"cloudsync/{args.naming.stack}/credentials",
+            name_prefix=args.naming.secret_name_prefix,
             description="GoPro login tokens for cloudsync; set with `cloudsync login`",
             recovery_window_in_days=7,
             tags=dict(args.tags),

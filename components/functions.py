@@ -67,6 +67,8 @@ def function_environment(
         env[settings.ENV_METRICS] = "off"
     if cfg.media_types:
         env[settings.ENV_MEDIA_TYPES] = ",".join(cfg.media_types)
+    if cfg.include_renders:
+        env[settings.ENV_INCLUDE_RENDERS] = "true"
     return env
 
 

@@ -5,7 +5,9 @@ role gets its own log group, X-Ray, and the statements of its grants, nothing el
 assembled with ``Output.json_dumps`` so no ``getPolicyDocument`` invoke is needed.
 
 ``*`` resources appear only for actions AWS offers no resource scoping for (``UNSCOPED_ACTIONS``);
-``cloudsync:policy`` rules and the tests hold the documents to that.
+``cloudsync:policy`` rules and the tests hold the documents to that. tests/permissions judges
+every request an end-to-end run makes against these documents (iam-simulate) and holds every
+granted action to a recorded use or a stated reason.
 """
 
 from __future__ import annotations
@@ -138,13 +140,16 @@ def table_write(scope: Scope) -> list[Statement]:
 
 
 def archive_write(scope: Scope) -> list[Statement]:
-    # s3:PutObject also authorises CreateMultipartUpload, UploadPart and CompleteMultipartUpload.
+    # s3:PutObject also authorises CreateMultipartUpload, UploadPart and CompleteMultipartUpload;
+    # PutObjectTagging the tags sent with a new object; PutObjectVersionTagging the origin-check
+    # verdict finalize adds to the version it completed (the bucket is versioned).
     return [
         statement(
             "ArchiveWrite",
             [
                 "s3:PutObject",
                 "s3:PutObjectTagging",
+                "s3:PutObjectVersionTagging",
                 "s3:AbortMultipartUpload",
                 "s3:ListMultipartUploadParts",
             ],
@@ -154,17 +159,29 @@ def archive_write(scope: Scope) -> list[Statement]:
 
 
 def archive_read(scope: Scope) -> list[Statement]:
-    # GetObject covers HeadObject (sizes, ChecksumMode=ENABLED); ListBucket, limited to the archive
-    # prefixes, turns "not there" into a 404 instead of a 403.
+    # GetObject covers HeadObject (sizes, ChecksumMode=ENABLED); GetObjectVersionTagging reads the
+    # tags of a version before finalize adds its verdict. ListBucket is what makes S3
+    # answer a HeadObject of a missing key with 404 rather than 403; that check carries no
+    # prefix, so the prefix condition applies only when one is sent (a listing must stay in the
+    # archive prefixes; the bucket holds nothing else: the bucket policy denies other writes).
     return [
-        statement("ArchiveRead", ["s3:GetObject", "s3:GetObjectVersion"], scope.objects()),
+        statement(
+            "ArchiveRead",
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectVersionTagging"],
+            scope.objects(),
+        ),
         statement(
             "ArchiveList",
             ["s3:ListBucket"],
             scope.bucket_arn,
-            {"StringLike": {"s3:prefix": [f"{p}*" for p in scope.prefixes]}},
+            {"StringLikeIfExists": {"s3:prefix": [f"{p}*" for p in scope.prefixes]}},
         ),
     ]
+
+
+def archive_uploads(scope: Scope) -> list[Statement]:
+    # A bucket-level action without an s3:prefix condition key; prepare lists one key's uploads.
+    return [statement("ArchiveUploads", ["s3:ListBucketMultipartUploads"], scope.bucket_arn)]
 
 
 def topic_publish(scope: Scope) -> list[Statement]:
@@ -183,6 +200,7 @@ GRANTS: Final[dict[Grant, Callable[[Scope], list[Statement]]]] = {
     "table_write": table_write,
     "archive_write": archive_write,
     "archive_read": archive_read,
+    "archive_uploads": archive_uploads,
     "topic_publish": topic_publish,
     "start_workflow": start_workflow,
 }

@@ -1,11 +1,26 @@
-"""The seed's seven alarms (thresholds from stack config) and its dashboard widgets.
+"""The alarms (the seed's seven, one for timed-out workflows, one for the lister) and the seed's
+dashboard widgets.
+
+Which alarms exist is stack config (``alarms``): ``essential``, the default, watches what a
+person must hear of on AWS's own metrics, each alarm reading one metric ($0.10 a month each):
+failed and timed-out workflows, the lister's errors (a night that did not run) and the failure
+queue; with ``customMetrics`` on, the three alarms on custom metrics join them. ``all`` adds the
+seed's per-function Lambda errors and throttles, which CloudWatch bills per metric they read (nine
+functions each). Expired logins and failed media reach the alert email from the functions
+themselves whatever is chosen. Thresholds come from stack config.
+
+An Express execution that reaches its ``TimeoutSeconds`` ends TIMED_OUT: no Catch runs, so only
+``ExecutionsTimedOut`` (AWS/States) tells; it gets an alarm of its own and a line on the
+workflows widget.
 
 Custom metrics come from the functions as EMF log lines in the ``GoProSync`` namespace, with
 ``Environment`` (the stack name), ``Provider``, powertools' ``service`` and sometimes more
 (``ErrorType``). Alarms and widgets read them with CloudWatch Metrics Insights queries filtered
 on ``Environment`` only, so they aggregate over every provider and error type whatever dimensions
 a metric carries. Lambda alarms sum the metric over this stack's functions only (metric math),
-never the whole account.
+never the whole account. CloudWatch runs one Metrics Insights query per graph (GetMetricData
+takes one), so no widget holds two: the seed's "sync success rate" is two graphs side by side,
+media synced and sync failures.
 """
 
 from __future__ import annotations
@@ -24,6 +39,10 @@ from .naming import Naming
 MAX_ALARM_METRICS: Final = 10
 # The alarms that read the functions' own (custom) metrics rather than AWS's.
 CUSTOM_METRIC_ALARMS: Final = frozenset({"Sync-HighFailureRate", "Auth-Failure", "Low-Throughput"})
+# The alarms of the ``essential`` selection (the custom-metric ones too when those are on).
+ESSENTIAL_ALARMS: Final = frozenset({"StepFunction-Failed", "StepFunction-TimedOut",
+                                     "Lister-Errors", "DLQ-Messages"}) | CUSTOM_METRIC_ALARMS
+LISTER_FUNCTION: Final = "list"
 
 
 @dataclass
@@ -37,7 +56,7 @@ class MonitoringArgs:
     function_log_groups: Sequence[str]
     workflow_log_group: str
     tags: Mapping[str, str]
-    custom_metrics: bool = True  # False: the functions emit none, so no alarm reads them
+    custom_metrics: bool = False  # False: the functions emit none, so no alarm reads them
 
 
 @dataclass(frozen=True)
@@ -51,6 +70,12 @@ class AlarmSpec:
 
 
 Query = aws.cloudwatch.MetricAlarmMetricQueryArgs
+
+
+def _wanted(key: str, selection: str, custom_metrics: bool) -> bool:
+    if key in CUSTOM_METRIC_ALARMS and not custom_metrics:
+        return False
+    return selection == "all" or key in ESSENTIAL_ALARMS
 
 
 def _metric(
@@ -125,6 +150,10 @@ class Monitoring(pulumi.ComponentResource):
                        t.workflow_failures, gt, 300, 1),
              _single(_metric("AWS/States", "ExecutionsFailed", "Sum", 300,
                              {"StateMachineArn": args.state_machine_arn}))),
+            (AlarmSpec("StepFunction-TimedOut", "Transfer workflows that timed out in 5 minutes",
+                       t.workflow_timeouts, gt, 300, 1),
+             _single(_metric("AWS/States", "ExecutionsTimedOut", "Sum", 300,
+                             {"StateMachineArn": args.state_machine_arn}))),
             (AlarmSpec("DLQ-Messages", "Failed invocations waiting in the failure queue",
                        t.dlq_messages, gt, 300, 2),
              _single(_metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 300,
@@ -133,8 +162,13 @@ class Monitoring(pulumi.ComponentResource):
                        t.low_throughput_mbps, lt, 900, 2),
              custom("TransferThroughput", "AVG", 900)),
         ]
-        if not args.custom_metrics:
-            specs = [(spec, q) for spec, q in specs if spec.key not in CUSTOM_METRIC_ALARMS]
+        if LISTER_FUNCTION in functions:
+            specs.append((AlarmSpec("Lister-Errors", "The nightly lister failed in 5 minutes",
+                                    t.lister_errors, gt, 300, 1),
+                          _single(_metric("AWS/Lambda", "Errors", "Sum", 300,
+                                          {"FunctionName": functions[LISTER_FUNCTION]}))))
+        specs = [(spec, q) for spec, q in specs if _wanted(spec.key, t.selection,
+                                                          args.custom_metrics)]
         self.alarms = {}
         for spec, queries in specs:
             self.alarms[spec.key] = aws.cloudwatch.MetricAlarm(
@@ -153,7 +187,7 @@ class Monitoring(pulumi.ComponentResource):
 
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
-            dashboard_name=naming.name("operations"),
+            dashboard_name=naming.dashboard_name,
             dashboard_body=pulumi.Output.json_dumps(
                 {"widgets": self._widgets(args, functions)}
             ),
@@ -174,8 +208,8 @@ class Monitoring(pulumi.ComponentResource):
                      **extra}]
 
         def widget(x: int, y: int, title: str, properties: dict[str, Any],
-                   kind: str = "metric") -> dict[str, Any]:
-            return {"type": kind, "x": x, "y": y, "width": 12, "height": 6,
+                   kind: str = "metric", width: int = 12) -> dict[str, Any]:
+            return {"type": kind, "x": x, "y": y, "width": width, "height": 6,
                     "properties": {"title": title, "region": region, **properties}}
 
         volume = [
@@ -195,10 +229,12 @@ class Monitoring(pulumi.ComponentResource):
             f"SOURCE '{g}'" for g in [*args.function_log_groups, args.workflow_log_group]
         )
         return [
-            widget(0, 0, "Sync success rate", {
+            widget(0, 0, "Sync success: media synced", {
                 "view": "timeSeries", "stat": "Sum", "period": 3600,
-                "metrics": [custom("SUM", "VideosSynced", "synced"),
-                            custom("SUM", "SyncFailures", "failed")]}),
+                "metrics": [custom("SUM", "VideosSynced", "synced")]}, width=6),
+            widget(6, 0, "Sync success: failures", {
+                "view": "timeSeries", "stat": "Sum", "period": 3600,
+                "metrics": [custom("SUM", "SyncFailures", "failed")]}, width=6),
             widget(12, 0, "Transfer volume (GiB)", {
                 "view": "timeSeries", "stat": "Sum", "period": 3600, "metrics": volume}),
             widget(0, 6, "Transfer throughput (Mbit/s)", {
@@ -214,6 +250,8 @@ class Monitoring(pulumi.ComponentResource):
                     ["AWS/States", "ExecutionsSucceeded", "StateMachineArn",
                      args.state_machine_arn],
                     ["AWS/States", "ExecutionsFailed", "StateMachineArn", args.state_machine_arn],
+                    ["AWS/States", "ExecutionsTimedOut", "StateMachineArn",
+                     args.state_machine_arn],
                 ]}),
             widget(0, 18, "Recent errors (all log groups)", {
                 "view": "table",

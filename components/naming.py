@@ -1,16 +1,24 @@
 """Physical names and ARNs known before the resources exist.
 
-Names carry the stack so two stacks share an account. Some ARNs are built here from a name rather
-than read from a resource, on purpose: the starter function needs the state machine's ARN while the
-state machine needs every function's ARN (a cycle), and the bucket policy names the writer roles
-before the functions component creates them.
+Names carry the stack so two stacks share an account. Names in an account-wide (global) namespace
+also carry the region, so one stack name deploys to two regions of one account: IAM roles and the
+CloudWatch dashboard (``global_name``); the bucket carries account and region. The credentials
+secret gets a generated suffix (see components/credentials.py): a deleted secret keeps its name for
+its recovery window, and the CLI finds the secret through the outputs parameter, never by name.
+
+Some ARNs are built here from a name rather than read from a resource, on purpose: the starter
+function needs the state machine's ARN while the state machine needs every function's ARN (a
+cycle), and the bucket policy names the writer roles before the functions component creates them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import pulumi_aws as aws
+
+MAX_ROLE_NAME: Final = 64  # IAM's limit
 
 
 @dataclass(frozen=True)
@@ -38,11 +46,40 @@ class Naming:
     def name(self, suffix: str) -> str:
         return f"cloudsync-{self.stack}-{suffix}"
 
+    def global_name(self, suffix: str) -> str:
+        """A name in an account-wide namespace: it carries the region too."""
+        return self.name(f"{self.region}-{suffix}")
+
     def function_name(self, function: str) -> str:
         return self.name(function.replace("_", "-"))
 
+    def role(self, suffix: str) -> str:
+        """An IAM role name (global): stack and region, checked against IAM's length limit."""
+        name = self.global_name(suffix)
+        if len(name) > MAX_ROLE_NAME:
+            raise ValueError(f"IAM role name {name!r} is longer than {MAX_ROLE_NAME} characters; "
+                             "use a shorter stack name")
+        return name
+
     def role_name(self, function: str) -> str:
-        return self.name(f"{function.replace('_', '-')}-fn")
+        return self.role(f"{function.replace('_', '-')}-fn")
+
+    @property
+    def workflow_role_name(self) -> str:
+        return self.role("transfer-sfn")
+
+    @property
+    def schedule_role_name(self) -> str:
+        return self.role("schedule")
+
+    @property
+    def dashboard_name(self) -> str:
+        return self.global_name("operations")
+
+    @property
+    def secret_name_prefix(self) -> str:
+        """The credentials secret's name, before the suffix Secrets Manager's client adds."""
+        return f"cloudsync/{self.stack}/credentials-"
 
     def role_arn(self, role_name: str) -> str:
         return f"arn:{self.partition}:iam::{self.account}:role/{role_name}"

@@ -40,7 +40,7 @@ class NightlySchedule(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.role = aws.iam.Role(
             f"{name}-role",
-            name=naming.name("schedule"),
+            name=naming.schedule_role_name,
             description=f"cloudsync {naming.stack}: the nightly schedule",
             assume_role_policy=iam.trust("scheduler.amazonaws.com", naming.account),
             tags=dict(args.tags),
@@ -76,4 +76,7 @@ class NightlySchedule(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
         )
         self.schedule_arn: pulumi.Output[str] = self.schedule.arn
-        self.register_outputs({"schedule_arn": self.schedule_arn})
+        self.schedule_name: pulumi.Output[str] = self.schedule.name
+        self.register_outputs(
+            {"schedule_arn": self.schedule_arn, "schedule_name": self.schedule_name}
+        )

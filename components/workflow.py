@@ -1,8 +1,9 @@
 """The per-medium Express workflow and the stream mapping that starts it.
 
 The definition is ``render_transfer_definition`` of cloudsync_defs.workflow with this stack's
-ARNs, table and concurrency bounds: the local cloud renders the very same text. The workflow logs
-errors only, never execution data (no payload reaches CloudWatch Logs), and is traced.
+ARNs, table, concurrency bounds and partition: the local cloud renders the very same text. The
+workflow logs errors only, never execution data (no payload reaches CloudWatch Logs), and is
+traced.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def definition(
     table_name: pulumi.Input[str],
     max_concurrent_media: int,
     map_concurrency: int,
+    partition: str,
 ) -> pulumi.Output[str]:
     """The deployed ASL: the shared renderer, fed once every ARN is known."""
     names = list(FUNCTIONS_IN_WORKFLOW)
@@ -56,6 +58,7 @@ def definition(
             table_name=table,
             max_concurrent_media=max_concurrent_media,
             map_concurrency=map_concurrency,
+            partition=partition,
         )
 
     return pulumi.Output.all(*[arns[n] for n in names], table_name).apply(render)
@@ -81,7 +84,7 @@ class TransferWorkflow(pulumi.ComponentResource):
         )
         self.role = aws.iam.Role(
             f"{name}-role",
-            name=naming.name("transfer-sfn"),
+            name=naming.workflow_role_name,
             description=f"cloudsync {naming.stack}: the transfer workflow",
             assume_role_policy=iam.trust("states.amazonaws.com", naming.account),
             tags=tags,
@@ -108,7 +111,7 @@ class TransferWorkflow(pulumi.ComponentResource):
             role_arn=self.role.arn,
             definition=definition(
                 args.function_arns, args.table_name, args.max_concurrent_media,
-                args.map_concurrency,
+                args.map_concurrency, naming.partition,
             ),
             logging_configuration={
                 "level": "ERROR",
@@ -131,7 +134,11 @@ class TransferWorkflow(pulumi.ComponentResource):
             function_response_types=["ReportBatchItemFailures"],
             filter_criteria={"filters": [{"pattern": json.dumps(schema.PENDING_FILTER_PATTERN)}]},
             destination_config={"on_failure": {"destination_arn": args.failure_queue_arn}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.starter_ready]),
+            # The starter starts executions of this state machine (its ARN is built from the
+            # name): records must not flow before it exists.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[args.starter_ready, self.state_machine]
+            ),
         )
         self.state_machine_arn: pulumi.Output[str] = self.state_machine.arn
         self.register_outputs({"state_machine_arn": self.state_machine_arn})

@@ -137,7 +137,7 @@ class Demo:
     # --- setting up ----------------------------------------------------------------------
 
     def start(self) -> None:
-        from cloudsync_defs.workflow import RetryPolicy
+        from cloudsync_defs.workflow import StateRetryPolicy
         from cloudsync_local.cloud import LocalCloud
         from cloudsync_local.simulator import GoProSimulator, build_demo_library
 
@@ -167,7 +167,7 @@ class Demo:
         # Short retry intervals keep the demo quick; the product keeps its own.
         cloud = self.cloud = LocalCloud(
             0, gopro_api_url=sim.base_url,
-            retry=RetryPolicy(interval_s=1, max_attempts=4, backoff_rate=1.0, max_delay_s=2),
+            retry=StateRetryPolicy(interval_s=1, max_attempts=4, backoff_rate=1.0, max_delay_s=2),
         ).start()
         outputs = cloud.outputs()
         target = Target(cloud.endpoint_url, outputs.get("region"), None, "the demo started it")

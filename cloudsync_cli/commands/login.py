@@ -1,4 +1,9 @@
-"""``cloudsync login``: store GoPro credentials in the stack's secret (never printing them)."""
+"""``cloudsync login``: store GoPro credentials in the stack's secret (never printing them).
+
+A login also lifts the stack's pause (an account problem stopped the run): the next run, or
+``cloudsync sync`` now, resumes where it stopped. ``--remember`` keeps the password, only in the
+secret, so that a refresh token GoPro blacklists is renewed by logging in again, unattended.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +26,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Store GoPro credentials in the stack's Secrets Manager secret. Either an "
         "OAuth token pair (--access-token, --refresh-token), or the web app's cookies "
         "(--cookie-token gp_access_token --user-id gp_user_id), or a username with the "
-        "password on stdin (accounts without two-factor login). Pass '-' as a token to read it "
-        "from stdin. Tokens are never printed.",
+        "password on stdin (accounts without two-factor login; --remember keeps the password in "
+        "the secret so a revoked token renews itself). Pass '-' as a token to read it from "
+        "stdin. Tokens and passwords are never printed. A login lifts a pause.",
     )
     p.add_argument("--access-token", metavar="T", help="OAuth access token")
     p.add_argument("--refresh-token", metavar="R", help="OAuth refresh token (renewed nightly)")
@@ -32,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--user-id", metavar="U", help="the web app's gp_user_id cookie")
     p.add_argument("--username", metavar="U", help="GoPro account email (password grant)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument("--remember", action="store_true",
+                   help="with --username: keep the password in the stack's secret (only there) "
+                   "so a refresh token GoPro revokes is renewed by logging in again, unattended")
     p.add_argument("--client-secret", metavar="S", default=None,
                    help="the GoPro web app's OAuth client secret, kept in the secret for token "
                    "renewal ('-' reads it from stdin)")
@@ -52,6 +61,9 @@ def credentials_from_args(
     cookie = _value(args.cookie_token, stdin)
     client_secret = _value(args.client_secret, stdin) or None
     modes = [bool(access), bool(cookie), bool(args.username)]
+    if args.remember and not args.username:
+        raise CliError("--remember keeps a password: use it with --username U --password-stdin",
+                       exit_code=EXIT_USAGE)
     if sum(modes) != 1:
         raise CliError(
             "choose one way to log in: --access-token T [--refresh-token R], or --cookie-token "
@@ -83,7 +95,9 @@ def credentials_from_args(
         raise CliError("no password on stdin", exit_code=EXIT_USAGE)
     client = GoProTokenClient(gopro_settings(ctx, args.gopro_api_url))
     return replace(client.password_login(args.username, password, client_secret),
-                   client_secret=client_secret)
+                   client_secret=client_secret,
+                   username=args.username if args.remember else None,
+                   password=password if args.remember else None)
 
 
 def describe(creds: StoredCredentials) -> str:
@@ -93,6 +107,8 @@ def describe(creds: StoredCredentials) -> str:
     if creds.mode == "oauth":
         parts.append("with a refresh token" if creds.refresh_token else
                      "WITHOUT a refresh token: it cannot be renewed")
+        if creds.can_relogin:
+            parts.append("password remembered (a revoked token renews itself)")
     if creds.expires_at:
         parts.append("access token expires "
                      + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(creds.expires_at)))
@@ -108,5 +124,9 @@ def run(args: argparse.Namespace, ctx: Context, stdin: TextIO | None = None) -> 
     store(ctx, creds)
     ctx.print(f"Stored GoPro credentials ({describe(creds)}) in secret "
               f"{ctx.outputs.secret_id} of stack {ctx.outputs.stack}.")
+    lifted = ctx.tracker.clear_pause()
+    if lifted is not None:
+        ctx.print(f"Lifted the pause of {lifted.since} ({lifted.error_type}): the next run, or "
+                  "`cloudsync sync` now, resumes where it stopped.")
     ctx.print("Check them with `cloudsync library`.")
     return EXIT_OK

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from typing import Any
 
-from cloudsync_core import schema
-from cloudsync_core.tracker import FAILED, STATUSES, MediaRow
+from botocore.exceptions import ClientError
+
+from cloudsync_core.sync.listing import EXECUTION_LIFE_S, SWEEP_MARGIN_S
+from cloudsync_core.tracker import FAILED, IN_PROGRESS, SKIPPED, STATUSES, MediaRow
 
 from ..context import Context
 from ..errors import EXIT_OK
@@ -32,24 +36,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def count_status(ctx: Context, provider: str, status: str) -> int:
-    """A Select=COUNT query on the status index (paged: COUNT stops at 1 MB too)."""
-    client = ctx.aws.dynamodb()
-    kwargs: dict[str, Any] = {
-        "TableName": ctx.outputs.table,
-        "IndexName": schema.STATUS_INDEX,
-        "KeyConditionExpression": "#p = :p",
-        "ExpressionAttributeNames": {"#p": schema.STATUS_INDEX_PARTITION},
-        "ExpressionAttributeValues": {":p": {"S": f"{provider}#{status}"}},
-        "Select": "COUNT",
-    }
-    total = 0
-    while True:
-        answer = client.query(**kwargs)
-        total += int(answer.get("Count", 0))
-        last = answer.get("LastEvaluatedKey")
-        if not last:
-            return total
-        kwargs["ExclusiveStartKey"] = last
+    """How many of ``provider``'s media are in ``status`` (the tracker counts)."""
+    return ctx.tracker.count_by_status(provider, status)
 
 
 def status_document(ctx: Context, runs: int) -> dict[str, Any]:
@@ -59,15 +47,42 @@ def status_document(ctx: Context, runs: int) -> dict[str, Any]:
     }
     holders = ctx.tracker.slot_holders()
     recent = ctx.tracker.recent_runs(max(1, runs)) if runs > 0 else []
+    pause = ctx.tracker.get_pause()
     return {
+        "paused": pause.as_dict() if pause else None,
         "stack": ctx.outputs.stack,
         "bucket": ctx.outputs.bucket,
         "table": ctx.outputs.table,
         "counts": counts,
         "transfers_running": len(holders),
+        "timed_out_unswept": timed_out_unswept(ctx),
+        "local_cloud": local_health(ctx),
         "slot_holders": holders,
         "recent_runs": [run_dict(r) for r in recent],
     }
+
+
+def local_health(ctx: Context) -> dict[str, Any] | None:
+    """What a local cloud said went wrong inside it (its stream mapping stalled); None on AWS."""
+    try:
+        answer = ctx.aws.client("ssm").get_parameter(
+            Name=f"/cloudsync/{ctx.outputs.stack}/local-health")
+    except ClientError:
+        return None
+    health: dict[str, Any] = json.loads(answer["Parameter"]["Value"])
+    return health
+
+
+def timed_out_unswept(ctx: Context, now: float | None = None) -> list[str]:
+    """Media IN_PROGRESS for longer than an execution can live: it timed out (no Catch runs);
+    the next run's sweep re-queues them."""
+    moment = time.time() if now is None else now
+    return [
+        f"{row.provider}/{row.media_id}"
+        for provider in ctx.providers
+        for row in ctx.tracker.by_status(provider, IN_PROGRESS)
+        if row.lease_expired(EXECUTION_LIFE_S + SWEEP_MARGIN_S, moment)
+    ]
 
 
 def run_status(args: argparse.Namespace, ctx: Context) -> int:
@@ -77,6 +92,12 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_OK
     ctx.print(f"Stack {doc['stack']}: table {doc['table']}, archive s3://{doc['bucket']}")
     ctx.print()
+    if doc["paused"]:
+        pause = doc["paused"]
+        ctx.print(f"PAUSED since {pause['since']} ({pause['error_type']}): {pause['reason']}")
+        ctx.print("No new work until the account answers: `cloudsync login` lifts the pause, "
+                  "then the next run (or `cloudsync sync`) resumes.")
+        ctx.print()
     rows = []
     for provider, counts in doc["counts"].items():
         for status in STATUSES:
@@ -88,6 +109,14 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
     ctx.print(f"Transfers running (slots in use): {len(holders)}")
     for holder, since in sorted(holders.items()):
         ctx.print(f"  {holder} since {since}")
+    if doc["local_cloud"]:
+        health = doc["local_cloud"]
+        ctx.print(f"Local cloud: its stream mapping stalled {health['stream_stalls']} time(s), "
+                  f"last at {health['at']} ({health['last_stall']}); it followed the table's "
+                  "current shard. Media left pending: restart `cloudsync local up`.")
+    if doc["timed_out_unswept"]:
+        ctx.print(f"Timed out (their executions hit the time limit; the next run re-queues "
+                  f"them, or run `cloudsync sync` now): {', '.join(doc['timed_out_unswept'])}")
     ctx.print()
     recent = doc["recent_runs"]
     if not recent:
@@ -96,17 +125,21 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
     ctx.print("Recent runs:")
     ctx.print(
         table(
-            ["run", "trigger", "started", "queued", "archived", "failed", "deleted", "bytes",
+            ["run", "trigger", "started", "queued", "archived", "failed", "deleted", "skipped",
+             "bytes",
              "state"],
             [
                 (r["run_id"], r["trigger"], r["started_at"], r["queued"], r["completed"],
-                 r["failed"], r["deleted"], human_bytes(r["bytes"]),
+                 r["failed"], r["deleted"], r.get("skipped_media", 0), human_bytes(r["bytes"]),
                  "done" if r["done"] else "running")
                 for r in recent
             ],
-            right=[3, 4, 5, 6, 7],
+            right=[3, 4, 5, 6, 7, 8],
         )
     )
+    for r in recent:
+        if r.get("timed_out"):
+            ctx.print(f"Run {r['run_id']}: {r['timed_out']} execution(s) timed out (swept later)")
     return EXIT_OK
 
 
@@ -132,6 +165,12 @@ def run_failures(args: argparse.Namespace, ctx: Context) -> int:
             )
         )
         return EXIT_OK
+    skipped = [r for provider in ctx.providers for r in ctx.tracker.by_status(provider, SKIPPED)]
+    if skipped:  # not failures: what was left out on purpose, and why
+        ctx.print(f"{len(skipped)} skipped (not media to archive):")
+        for r in skipped:
+            ctx.print(f"  {r.provider}/{r.media_id}: {r.error_message or r.error_type}")
+        ctx.print()
     if not rows:
         ctx.print("No failed media.")
         return EXIT_OK

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from typing import Any
 
 from ..context import Context
 from ..errors import EXIT_FAILED, EXIT_OK, CliError, FunctionFailed
 from ..output import Progress, human_bytes, plural, to_json
-from ..runs import failed_media, failures_table, follow_run, run_dict, run_summary
+from ..runs import (
+    failed_media,
+    failures_table,
+    follow_moved,
+    follow_run,
+    run_dict,
+    run_summary,
+    timed_out_in_run,
+    unaccounted_moves,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,6 +73,8 @@ def listing_text(report: dict[str, Any]) -> str:
     if queued == 0:
         return f"Listed {listed} media at {provider}: nothing new, the archive is up to date."
     parts = [f"{report.get('new', 0)} new", f"{report.get('requeued', 0)} re-queued"]
+    if report.get("timed_out"):
+        parts.append(f"{report['timed_out']} timed out (swept)")
     if report.get("skipped"):
         skipped = plural(
             int(report["skipped"]), "unusable listing entry", "unusable listing entries"
@@ -92,30 +104,64 @@ def wait_and_report(
     timeout_s: float | None,
     extra: dict[str, Any] | None = None,
 ) -> int:
-    """Follow the run, print its summary; 0 when nothing failed (deleted at source is fine)."""
+    """Follow the run, print its summary; 0 when nothing failed (deleted at source is fine).
+
+    Media a later run took over ("moved") are followed into that run: the exit code and the
+    counts are about every medium this run queued, wherever it finished. Media that moved
+    where they cannot be followed (parked for a later run) make the exit code 1.
+    """
     progress = Progress(ctx.err)
     run = follow_run(
         ctx.tracker, run_id, queued_hint=queued, progress=progress, poll_s=ctx.poll_s,
-        timeout_s=timeout_s, sleep=ctx.sleep,
+        timeout_s=timeout_s, sleep=ctx.sleep, providers=ctx.providers,
     )
-    failed = failed_media(ctx.tracker, ctx.providers, run_id) if run and run.failed else []
-    ok = run is None or run.failed == 0
+    later = (
+        follow_moved(ctx.tracker, run, progress=progress, poll_s=ctx.poll_s,
+                     timeout_s=timeout_s, sleep=ctx.sleep, providers=ctx.providers)
+        if run is not None and run.moved else []
+    )
+    runs = [r for r in (run, *later) if r is not None]
+    failed = [row for r in runs if r.failed
+              for row in failed_media(ctx.tracker, ctx.providers, r.run_id)]
+    unknown = unaccounted_moves(runs)
+    now = time.time()
+    dead = [row for r in runs if not r.done
+            for row in timed_out_in_run(ctx.tracker, ctx.providers, r.run_id, now)]
+    ok = all(r.failed == 0 for r in runs) and unknown == 0 and not dead
     if as_json:
         document = {**(extra or {}), "run": run_dict(run, run_id), "ok": ok,
+                    "moved_to_runs": [run_dict(r) for r in later],
+                    "moved_unfollowed": unknown,
+                    "timed_out_unswept": [f"{r.provider}/{r.media_id}" for r in dead],
                     "failed_media": [
                         {"provider": r.provider, "media_id": r.media_id, "filename": r.filename,
-                         "error_type": r.error_type, "error_message": r.error_message}
+                         "error_type": r.error_type, "error_message": r.error_message,
+                         "run_id": r.run_id}
                         for r in failed
                     ]}
         ctx.print(to_json(document))
-    else:
-        ctx.print(run_summary(run, run_id))
-        if failed:
-            ctx.print()
-            ctx.print("Failed media (retried by the next run within the retry budget):")
-            ctx.print(failures_table(failed))
-        elif run is not None and run.failed:
-            ctx.print(f"{plural(run.failed, 'medium', 'media')} failed: see `cloudsync failures`")
+        return EXIT_OK if ok else EXIT_FAILED
+    ctx.print(run_summary(run, run_id))
+    for r in later:
+        ctx.print()
+        ctx.print(f"Media of run {run_id} moved to run {r.run_id}, followed there:")
+        ctx.print(run_summary(r))
+    if unknown:
+        ctx.print()
+        ctx.print(f"{plural(unknown, 'medium', 'media')} left the run unfinished and could not "
+                  "be followed (parked for a later run): not archived yet; see `cloudsync status`")
+    if dead:
+        ctx.print()
+        ctx.print(f"{plural(len(dead), 'medium', 'media')} timed out (the execution reached the "
+                  "time limit); the next run re-queues them: "
+                  + ", ".join(f"{r.provider}/{r.media_id}" for r in dead))
+    if failed:
+        ctx.print()
+        ctx.print("Failed media (retried by the next run within the retry budget):")
+        ctx.print(failures_table(failed))
+    elif any(r.failed for r in runs):
+        total = sum(r.failed for r in runs)
+        ctx.print(f"{plural(total, 'medium', 'media')} failed: see `cloudsync failures`")
     return EXIT_OK if ok else EXIT_FAILED
 
 

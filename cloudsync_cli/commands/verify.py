@@ -1,7 +1,11 @@
 """``cloudsync verify``: every archived medium's objects, checked against S3.
 
-For each object a COMPLETED row records (key, version id, size, CRC32), S3's HeadObject with
+For each object a row records (key, version id, size, CRC32), S3's HeadObject with
 ChecksumMode=ENABLED must find that very version, with that size and that full-object CRC32.
+Every row that records archived objects is checked, whatever its state now (a well-archived
+medium whose row later went FAILED, after a failed resync, is still archived), and every object
+under the archive prefixes that no row records is reported too (unless its medium is being
+transferred right now): the tracker is not trusted to know the archive.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from cloudsync_core.tracker import COMPLETED, MediaRow
+from cloudsync_core.keys import archive_prefix
+from cloudsync_core.tracker import COMPLETED, IN_PROGRESS, PENDING, QUEUED, STATUSES, MediaRow
 
 from ..context import Context
 from ..errors import EXIT_FAILED, EXIT_OK
@@ -107,6 +112,45 @@ def completed_rows(ctx: Context) -> list[MediaRow]:
     return rows
 
 
+def all_rows(ctx: Context) -> list[MediaRow]:
+    return [row for provider in ctx.providers for status in STATUSES
+            for row in ctx.tracker.by_status(provider, status)]
+
+
+def archived_rows(rows: Iterable[MediaRow]) -> list[MediaRow]:
+    """Rows that record archived objects, in any state; COMPLETED ones without any too (a
+    problem to report)."""
+    return [row for row in rows if row.objects or row.status == COMPLETED]
+
+
+def unrecorded_objects(ctx: Context, rows: list[MediaRow]) -> list[MediumCheck]:
+    """Objects under the archive prefixes that no row records, per medium (key segment 4).
+
+    A medium in transfer (pending, queued, in progress) may hold objects its row does not list
+    yet: those are left alone."""
+    recorded = {str(o.get("key")) for row in rows for o in row.objects}
+    busy = {row.media_id for row in rows if row.status in (PENDING, QUEUED, IN_PROGRESS)}
+    s3 = ctx.aws.s3()
+    found: dict[str, MediumCheck] = {}
+    for provider in ctx.providers:
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=ctx.outputs.bucket, Prefix=archive_prefix(provider))
+        for page in pages:
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                parts = key.split("/")
+                media_id = parts[3] if len(parts) > 4 else key
+                # _meta/ holds the index's telemetry.json: derived, not an original (an
+                # original's safe name never starts with "_").
+                if key in recorded or media_id in busy or parts[4:5] == ["_meta"]:
+                    continue
+                check = found.setdefault(media_id, MediumCheck(provider, media_id, None, 0, 0))
+                check.objects += 1
+                check.bytes += int(obj.get("Size", 0))
+                check.problems.append(f"{key}: in the archive, but no tracker row records it")
+    return list(found.values())
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "verify", help="check every archived object in S3 (present, size, checksum)",
@@ -118,15 +162,35 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(func=run)
 
 
+def origin_verdicts(rows: Iterable[MediaRow]) -> dict[str, int]:
+    """GoPro's own checksum per archived object, as recorded: match / unknown (rows archived
+    before origin checks existed: "unrecorded"). A mismatch is never archived."""
+    counts = {"match": 0, "unknown": 0, "unrecorded": 0}
+    for row in rows:
+        for record in row.objects:
+            verdict = str(record.get("origin") or "unrecorded")
+            counts[verdict] = counts.get(verdict, 0) + 1
+    return counts
+
+
+def _origin_line(counts: dict[str, int]) -> str:
+    line = (f"GoPro's own checksum (origin ETag): {counts['match']} objects match, "
+            f"{counts['unknown']} could not be checked")
+    return line + (f", {counts['unrecorded']} archived before it was recorded."
+                   if counts["unrecorded"] else ".")
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    checks = verify_rows(ctx, completed_rows(ctx))
+    rows = all_rows(ctx)
+    origin = origin_verdicts(archived_rows(rows))
+    checks = verify_rows(ctx, archived_rows(rows)) + unrecorded_objects(ctx, rows)
     bad = [c for c in checks if not c.ok]
     objects = sum(c.objects for c in checks)
     total = sum(c.bytes for c in checks)
     if args.json:
         ctx.print(to_json({
             "ok": not bad, "media": len(checks), "objects": objects, "bytes": total,
-            "problems": sum(len(c.problems) for c in checks),
+            "problems": sum(len(c.problems) for c in checks), "origin": origin,
             "results": [{**asdict(c), "ok": c.ok} for c in checks],
         }))
         return EXIT_FAILED if bad else EXIT_OK
@@ -145,4 +209,5 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_FAILED
     ctx.print(f"Verified {len(checks)} archived media: {objects} objects, {human_bytes(total)}, "
               "all present with the recorded size and CRC32.")
+    ctx.print(_origin_line(origin))
     return EXIT_OK

@@ -6,9 +6,14 @@ returns (facts, no secrets); the lister and the transfer functions call ``ensure
 themselves and hand the ``AccessGrant`` to their provider.
 
 Two modes (gopro-api.md):
-- ``oauth``: a bearer access token plus a refresh token; renewed at ``/v1/oauth2/token``.
-- ``cookie``: the web app's ``gp_access_token`` / ``gp_user_id`` cookies; cannot be renewed, so
-  an expired one means a person must copy fresh ones (``cloudsync login --cookie-token``).
+- ``oauth``: a bearer access token plus a refresh token; renewed at ``/v1/oauth2/token``. GoPro
+  blacklists refresh tokens now and then; when the operator chose to remember the password
+  (``cloudsync login --username U --password-stdin --remember``, kept only in the secret), a
+  refused refresh is answered by logging in again with it, unattended, as rclone does.
+- ``cookie``: the web app's ``gp_access_token`` / ``gp_user_id`` cookies, sent with a browser's
+  User-Agent and the web app's Origin/Referer; cannot be renewed, so an expired one means a person
+  must copy fresh ones (``cloudsync login --cookie-token``). When GoPro refuses the cookie, the
+  same token is tried once as a Bearer header, and whichever works is kept for the invocation.
 """
 
 from __future__ import annotations
@@ -28,16 +33,15 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .aws import ACCESS_CODES, error_code, is_transient, translate
 from .errors import (
     AuthError,
     ConfigurationError,
     CredentialsMissingError,
     ReauthenticationRequiredError,
     SourceRequestError,
-    StorageError,
-    TransientError,
 )
-from .http import RetryPolicy, new_session, request_with_retries
+from .http import HttpRetryPolicy, new_session, request_with_retries
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -46,10 +50,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Mode = Literal["oauth", "cookie"]
+Channel = Literal["cookie", "bearer"]
 MODES: Final[tuple[Mode, ...]] = ("oauth", "cookie")
 
 LOGIN_HINT: Final = "run `cloudsync login` to store GoPro credentials"
-OAUTH_RELOGIN_HINT: Final = "log in again: cloudsync login --access-token ... --refresh-token ..."
+OAUTH_RELOGIN_HINT: Final = (
+    "log in again: cloudsync login --username ... --password-stdin --remember (the password "
+    "is kept only in the stack's secret, so a revoked token renews itself), or cloudsync login "
+    "--access-token ... --refresh-token ..."
+)
 COOKIE_RELOGIN_HINT: Final = (
     "copy gp_access_token and gp_user_id from the GoPro web app's cookies and run: "
     "cloudsync login --cookie-token ... --user-id ..."
@@ -57,6 +66,15 @@ COOKIE_RELOGIN_HINT: Final = (
 # The scope the web app asks for (dustin/gopro-plus).
 GOPRO_SCOPE: Final = "root root:channels public me upload media_library_beta live"
 TOKEN_PATH: Final = "/v1/oauth2/token"  # noqa: S105 - a path, not a secret
+# Cookie mode looks like the web app, as every working cookie client does (gopro-api.md).
+BROWSER_USER_AGENT: Final = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+WEB_APP_ORIGIN: Final = "https://gopro.com"
+WEB_APP_REFERER: Final = "https://gopro.com/"
+# OAuth error codes that mean "this refresh token is dead", not "this client is unknown".
+_CLIENT_CODES: Final = frozenset({"invalid_client", "unauthorized_client"})
 _SAFE_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
@@ -79,6 +97,13 @@ class StoredCredentials:
     updated_at: float = 0.0  # epoch seconds of the last write
     # The web app's OAuth client secret, kept here rather than in a function's environment.
     client_secret: str | None = None
+    # Remembered only with `cloudsync login --remember`: a refused refresh logs in again.
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def can_relogin(self) -> bool:
+        return self.mode == "oauth" and bool(self.username) and bool(self.password)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -89,7 +114,8 @@ class StoredCredentials:
             f"StoredCredentials(provider={self.provider!r}, mode={self.mode!r}, "
             f"user_id={self.user_id!r}, expires_at={_iso(self.expires_at)!r}, "
             f"updated_at={_iso(self.updated_at)!r}, access_token=<hidden>, "
-            f"refresh_token={'<hidden>' if self.refresh_token else None})"
+            f"refresh_token={'<hidden>' if self.refresh_token else None}, "
+            f"password={'<hidden>' if self.password else None})"
         )
 
     __str__ = __repr__
@@ -105,6 +131,8 @@ class StoredCredentials:
                 "expires_at": self.expires_at,
                 "updated_at": self.updated_at,
                 "client_secret": self.client_secret,
+                "username": self.username,
+                "password": self.password,
             },
             sort_keys=True,
         )
@@ -155,7 +183,15 @@ class StoredCredentials:
             updated_at=_epoch(data.get("updated_at")) or 0.0,
             client_secret=client_secret if isinstance(client_secret, str) and client_secret
             else None,
+            username=_nonempty(data.get("username")),
+            password=_nonempty(data.get("password"), strip=False),
         )
+
+
+def _nonempty(value: object, *, strip: bool = True) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip() if strip else value
 
 
 def _epoch(value: object) -> float | None:
@@ -199,22 +235,6 @@ def jwt_expiry(token: str) -> float | None:
 
 # --- Secrets Manager ------------------------------------------------------------------------
 
-_THROTTLE_CODES: Final = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "InternalServiceError",
-        "InternalFailure",
-        "ServiceUnavailable",
-    }
-)
-_ACCESS_CODES: Final = frozenset(
-    {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "DecryptionFailure"}
-)
-
-
 class SecretStore:
     """One secret holding one ``StoredCredentials`` as JSON."""
 
@@ -224,30 +244,26 @@ class SecretStore:
         self._client = client
         self.secret_id = secret_id
 
-    def _translate(self, e: ClientError, action: str) -> Exception:
-        err = e.response.get("Error", {})
-        code = str(err.get("Code", ""))
-        status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    def _translate(self, e: ClientError | BotoCoreError, action: str) -> Exception:
+        """Two answers mean something here: no secret yet (nobody logged in) and a role or key
+        policy that forbids it (a deployment fault to fix); the rest is ``aws.translate``."""
         where = f"{action} secret {self.secret_id!r}"
-        if code == "ResourceNotFoundException":
-            return CredentialsMissingError(f"{where}: no credentials are stored: {LOGIN_HINT}")
-        if code in _THROTTLE_CODES or status == 429 or status >= 500:
-            return TransientError(f"{where}: Secrets Manager answered {code or status}")
-        if code in _ACCESS_CODES:
-            return ConfigurationError(
-                f"{where}: access denied ({code}); check this function's role and the key policy"
-            )
-        return StorageError(f"{where}: Secrets Manager refused the request ({code or status})")
+        if isinstance(e, ClientError) and not is_transient(e):
+            code = error_code(e)
+            if code == "ResourceNotFoundException":
+                return CredentialsMissingError(f"{where}: no credentials are stored: {LOGIN_HINT}")
+            if code in ACCESS_CODES:
+                return ConfigurationError(
+                    f"{where}: access denied ({code}); "
+                    "check this function's role and the key policy"
+                )
+        return translate(e, where)
 
     def load(self) -> StoredCredentials:
         try:
             answer = self._client.get_secret_value(SecretId=self.secret_id)
-        except ClientError as e:
+        except (ClientError, BotoCoreError) as e:
             raise self._translate(e, "reading") from e
-        except BotoCoreError as e:
-            raise TransientError(
-                f"reading secret {self.secret_id!r} failed ({type(e).__name__})"
-            ) from e
         text = answer.get("SecretString")
         if text is None:
             binary = answer.get("SecretBinary")
@@ -264,17 +280,14 @@ class SecretStore:
         try:
             self._client.put_secret_value(SecretId=self.secret_id, SecretString=body)
         except ClientError as e:
-            code = str(e.response.get("Error", {}).get("Code", ""))
-            if not (create_missing and code == "ResourceNotFoundException"):
+            if not (create_missing and error_code(e) == "ResourceNotFoundException"):
                 raise self._translate(e, "writing") from e
             try:
                 self._client.create_secret(Name=self.secret_id, SecretString=body)
-            except ClientError as e2:
+            except (ClientError, BotoCoreError) as e2:
                 raise self._translate(e2, "creating") from e2
         except BotoCoreError as e:
-            raise TransientError(
-                f"writing secret {self.secret_id!r} failed ({type(e).__name__})"
-            ) from e
+            raise self._translate(e, "writing") from e
 
 
 class CredentialStore(Protocol):
@@ -302,10 +315,15 @@ class AccessGrant:
         self._lock = threading.Lock()
         self._generation = 0
         self._held: list[str] = []
+        # cookie mode: how the token travels ("cookie" first; "bearer" once the cookie was
+        # refused), whether that channel has been seen working, and whether bearer was tried
+        self._channel: Channel = "cookie"
+        self._proven = False
+        self._bearer_tried = False
         self._remember(credentials)
 
     def _remember(self, creds: StoredCredentials) -> None:
-        for secret in (creds.access_token, creds.refresh_token):
+        for secret in (creds.access_token, creds.refresh_token, creds.password):
             if secret and secret not in self._held:
                 self._held.append(secret)
 
@@ -339,22 +357,58 @@ class AccessGrant:
     def generation(self) -> int:
         return self._generation
 
+    @property
+    def channel(self) -> Channel:
+        """How the token travels: always "bearer" for oauth; "cookie" or "bearer" for cookie."""
+        with self._lock:
+            return "bearer" if self._credentials.mode == "oauth" else self._channel
+
     def apply(self, headers: MutableMapping[str, str], cookies: MutableMapping[str, str]) -> int:
         """Put the credentials where the mode wants them; returns the generation applied.
 
         oauth: ``Authorization: Bearer``. cookie: the ``gp_access_token`` / ``gp_user_id``
-        cookies, never a header (GoPro refuses the browser token as a header).
+        cookies (or, once the cookie was refused, the token as a Bearer header), with the web
+        app's User-Agent, Origin and Referer.
         """
         with self._lock:
-            creds, generation = self._credentials, self._generation
+            creds, generation, channel = self._credentials, self._generation, self._channel
         if creds.mode == "oauth":
             headers["Authorization"] = f"Bearer {creds.access_token}"
-        else:
-            headers.pop("Authorization", None)
-            cookies["gp_access_token"] = creds.access_token
-            if creds.user_id:
-                cookies["gp_user_id"] = creds.user_id
+            return generation
+        headers.update(
+            {"User-Agent": BROWSER_USER_AGENT, "Origin": WEB_APP_ORIGIN, "Referer": WEB_APP_REFERER}
+        )
+        if channel == "bearer":
+            headers["Authorization"] = f"Bearer {creds.access_token}"
+            return generation
+        headers.pop("Authorization", None)
+        cookies["gp_access_token"] = creds.access_token
+        if creds.user_id:
+            cookies["gp_user_id"] = creds.user_id
         return generation
+
+    def refused(self, channel: Channel) -> bool:
+        """The source refused a request sent over ``channel`` (401/403). True when another way
+        is worth one try at once: the cookie refused, the token as a Bearer header (once per
+        grant); a bearer trial refused, back to the cookie."""
+        with self._lock:
+            if self._credentials.mode == "oauth" or channel != self._channel or self._proven:
+                return False
+            if channel == "cookie" and not self._bearer_tried:
+                self._channel, self._bearer_tried = "bearer", True
+                return True
+            if channel == "bearer":
+                self._channel = "cookie"
+                return True
+            return False
+
+    def accepted(self, channel: Channel) -> None:
+        """A request over ``channel`` succeeded: keep it for the rest of this invocation."""
+        with self._lock:
+            if channel == self._channel and not self._proven:
+                self._proven = True
+                if self._credentials.mode == "cookie":
+                    log.info("GoPro accepts the browser token as %s", channel)
 
     def renew(self, seen_generation: int | None = None) -> None:
         """Get new credentials after a 401. One renewal at a time; if another thread already
@@ -395,6 +449,7 @@ def _status(creds: StoredCredentials, now: float) -> dict[str, Any]:
         "user_id": creds.user_id,
         "expires_at": _iso(expires),
         "seconds_left": None if expires is None else int(expires - now),
+        "password_remembered": creds.can_relogin,
     }
 
 
@@ -403,6 +458,10 @@ def _status(creds: StoredCredentials, now: float) -> dict[str, Any]:
 
 class TokenClient(Protocol):
     def refresh(self, credentials: StoredCredentials) -> StoredCredentials: ...
+
+    def password_login(
+        self, username: str, password: str, client_secret: str | None = None
+    ) -> StoredCredentials: ...
 
 
 class GoProTokenClient:
@@ -419,13 +478,13 @@ class GoProTokenClient:
         settings: Settings,
         session: requests.Session | None = None,
         *,
-        retry: RetryPolicy | None = None,
+        retry: HttpRetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._session = session or new_session(2)
         # short: the authenticate function has 30 s in all
-        self._retry = retry or RetryPolicy(attempts=3, cap=4.0, max_retry_after=10.0)
+        self._retry = retry or HttpRetryPolicy(attempts=3, cap=4.0, max_retry_after=10.0)
         self._clock = clock
         self._url = settings.gopro_api_url.rstrip("/") + TOKEN_PATH
 
@@ -456,12 +515,14 @@ class GoProTokenClient:
         return response.status_code, body if isinstance(body, dict) else {}
 
     def _refused(self, status: int, body: dict[str, Any]) -> str:
+        """Why, from the answer's OAuth error code. The client id is blamed only when GoPro
+        says the client is the problem (a blacklisted token is not a missing client id)."""
         code = body.get("error")
         why = f"HTTP {status}"
         if isinstance(code, str) and _SAFE_CODE.match(code):
             why = f"{code}, HTTP {status}"
-        if not self._settings.gopro_client_id:
-            why += "; the stack sets no GoPro client id (config goproClientId)"
+            if code in _CLIENT_CODES and not self._settings.gopro_client_id:
+                why += "; the stack sets no GoPro client id (config goproClientId)"
         return why
 
     def _answer(
@@ -594,6 +655,8 @@ class Authenticator:
         if not creds.refresh_token:
             now = self._clock()
             if creds.expires_at is not None and creds.expires_at <= now:
+                if creds.can_relogin:
+                    return self._relogin(creds, "no refresh token is stored")
                 raise ReauthenticationRequiredError(
                     _relogin_message(
                         creds, "the access token expired and no refresh token is stored"
@@ -603,7 +666,7 @@ class Authenticator:
             return creds
         try:
             fresh = self._tokens.refresh(creds)
-        except ReauthenticationRequiredError:
+        except ReauthenticationRequiredError as refused:
             # Another invocation may have refreshed (and rotated the refresh token) meanwhile.
             stored = self._store.load()
             if stored.refresh_token != creds.refresh_token or (
@@ -611,13 +674,36 @@ class Authenticator:
             ):
                 log.info("the stored tokens were renewed elsewhere; using those")
                 return stored
+            if creds.can_relogin:
+                return self._relogin(creds, str(refused))
             raise
+        return self._keep(creds, fresh)
+
+    def _relogin(self, creds: StoredCredentials, why: str) -> StoredCredentials:
+        """Log in again with the remembered password (the refresh token was refused)."""
+        log.warning("cannot renew the %s token; logging in again with the remembered "
+                    "password", creds.provider)
+        try:
+            fresh = self._tokens.password_login(
+                creds.username or "", creds.password or "", creds.client_secret
+            )
+        except AuthError as e:
+            raise ReauthenticationRequiredError(
+                f"{why}; logging in again with the remembered password failed too ({e})"
+            ) from e
+        # the refused refresh token is dead: never carry it over
+        return self._keep(replace(creds, refresh_token=None), fresh)
+
+    def _keep(self, creds: StoredCredentials, fresh: StoredCredentials) -> StoredCredentials:
+        """Store renewed tokens, carrying over what the token endpoint does not answer."""
         fresh = replace(
             fresh,
             provider=creds.provider,
             user_id=fresh.user_id or creds.user_id,
             refresh_token=fresh.refresh_token or creds.refresh_token,
             client_secret=creds.client_secret,
+            username=creds.username,
+            password=creds.password,
             updated_at=self._clock(),
         )
         self._store.save(fresh)
@@ -639,6 +725,8 @@ class Authenticator:
                     f"{COOKIE_RELOGIN_HINT}"
                 )
             if not stored.refresh_token:
+                if stored.can_relogin:
+                    return self._relogin(stored, "GoPro refused the access token (401)")
                 raise ReauthenticationRequiredError(
                     _relogin_message(stored, "GoPro refused the access token (401)")
                 )

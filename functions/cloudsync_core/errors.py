@@ -6,7 +6,41 @@ The ASL can only match names, not the hierarchy, so the workflow lists every tra
 (``transient_error_names()``) and a test keeps the two in step.
 
 Messages never contain secrets: adapters build them from status codes, request ids and URLs
-with their query strings removed (see ``redact_url``).
+with their query strings removed (see ``redact_url``). AWS SDK failures become these classes in
+one place, ``aws.translate``; no other module defines an error class (a test checks both that and
+that the drawing below lists exactly the classes that exist, each under its parent).
+
+The tree (transient: the same call may succeed later; permanent: it cannot):
+
+    CloudSyncError
+    ├── TransientError
+    │   ├── RateLimitedError
+    │   ├── SourceLinkExpiredError
+    │   ├── SourceChangedError
+    │   └── SourceStalledError
+    ├── LeaseLostError
+    └── PermanentError
+        ├── ConfigurationError
+        ├── BadEventError
+        ├── AccountProblemError
+        │   ├── AuthError
+        │   │   ├── CredentialsMissingError
+        │   │   └── ReauthenticationRequiredError
+        │   ├── AccountRefusedError
+        │   └── AccountPausedError
+        ├── DeletedAtSourceError
+        ├── InvalidMediaError
+        ├── NotMediaError
+        ├── IncompleteMediumError
+        ├── SourceRequestError
+        ├── SizeMismatchError
+        ├── ChecksumMismatchError
+        │   └── OriginChecksumMismatchError
+        ├── ArchiveConflictError
+        ├── TransferStalledError
+        ├── StorageError
+        ├── UnknownProviderError
+        └── TelemetryError
 """
 
 from __future__ import annotations
@@ -43,6 +77,15 @@ class SourceLinkExpiredError(TransientError):
     """A pre-signed CDN link was refused (403): fetch a fresh download answer and retry."""
 
 
+class SourceChangedError(TransientError):
+    """The source file changed under a transfer (412 to ``If-Match``, or a different ETag,
+    Last-Modified or total size): the file restarts from a clean upload, never spliced."""
+
+
+class SourceStalledError(TransientError):
+    """A source read did not finish within its wall-clock bound (a dripping or silent source)."""
+
+
 class LeaseLostError(CloudSyncError):
     """Another execution owns this medium now; this one stops quietly without writing."""
 
@@ -58,7 +101,17 @@ class ConfigurationError(PermanentError):
     """A setting is missing or invalid."""
 
 
-class AuthError(PermanentError):
+class BadEventError(PermanentError):
+    """The function was invoked with an event it does not take."""
+
+
+class AccountProblemError(PermanentError):
+    """The source refused the account, not one medium: 401/403 from the API, a refused refresh,
+    bot blocking that outlasted its retries. The whole stack pauses (no new work, one alert,
+    every medium's retry budget untouched) until a login, or the next run, finds it working."""
+
+
+class AuthError(AccountProblemError):
     """The source refused our credentials."""
 
 
@@ -67,7 +120,17 @@ class CredentialsMissingError(AuthError):
 
 
 class ReauthenticationRequiredError(AuthError):
-    """The stored token expired or was revoked and cannot be renewed: a person must log in."""
+    """The stored token expired or was revoked and cannot be renewed (a refused refresh:
+    ``token_blacklisted``, ``invalid_grant``; no remembered password, or it was refused too):
+    a person must log in."""
+
+
+class AccountRefusedError(AccountProblemError):
+    """The API kept answering 403 after bounded retries: bot blocking or a locked account."""
+
+
+class AccountPausedError(AccountProblemError):
+    """The stack is paused by an earlier account problem: nothing is asked of the source."""
 
 
 class DeletedAtSourceError(PermanentError):
@@ -76,6 +139,16 @@ class DeletedAtSourceError(PermanentError):
 
 class InvalidMediaError(PermanentError):
     """The source described a medium we cannot archive safely (bad id, size, names...)."""
+
+
+class NotMediaError(PermanentError):
+    """The source lists something that is not a medium to archive (an edit project, a share
+    render): the row ends SKIPPED with this reason, never FAILED."""
+
+
+class IncompleteMediumError(PermanentError):
+    """The originals found do not account for what the listing says the medium holds
+    (``item_count``, ``file_size``): never COMPLETED; the next run looks again (retry budget)."""
 
 
 class SourceRequestError(PermanentError):
@@ -95,6 +168,11 @@ class ChecksumMismatchError(PermanentError):
     """A stored checksum differs from the one computed from the bytes read at the source."""
 
 
+class OriginChecksumMismatchError(ChecksumMismatchError):
+    """The bytes read do not reproduce the origin's own ETag (GoPro's S3 checksum) where its
+    part layout is certain: the file is not archived, never COMPLETED."""
+
+
 class ArchiveConflictError(PermanentError):
     """The archive already holds different content under this key; nothing was overwritten."""
 
@@ -109,6 +187,22 @@ class StorageError(PermanentError):
 
 class UnknownProviderError(PermanentError):
     """No provider is registered under this name."""
+
+
+class TelemetryError(PermanentError):
+    """A medium's telemetry (GPMF track, EXIF) cannot be read: the index records why; the
+    archive itself is never touched by it."""
+
+
+def account_problem_names() -> list[str]:
+    """Every account-problem class name: the failure path parks these media, never fails them."""
+    names: list[str] = []
+    pending: list[type[CloudSyncError]] = [AccountProblemError]
+    while pending:
+        cls = pending.pop()
+        names.append(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return sorted(names)
 
 
 def transient_error_names() -> list[str]:

@@ -6,11 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import PermanentError
-
-
-class BadEventError(PermanentError):
-    """The function was invoked with an event it does not take."""
+from .errors import BadEventError
 
 
 def _str(event: Mapping[str, Any], name: str, default: str | None = None) -> str:

@@ -148,8 +148,9 @@ def backoff_delays(
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How hard one logical request tries. Waits are injectable so tests never sleep."""
+class HttpRetryPolicy:
+    """How hard one HTTP API request (GoPro's API, its token endpoint) is retried by
+    ``request_with_retries``. Waits are injectable so tests never sleep."""
 
     attempts: int = 5  # tries in all, the first included
     base: float = 1.0  # backoff base, seconds
@@ -173,7 +174,7 @@ def request_with_retries(
     method: str,
     url: str,
     *,
-    policy: RetryPolicy,
+    policy: HttpRetryPolicy,
     what: str,
     idempotent: bool = True,
     **kwargs: Any,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +20,9 @@ class MediaItem:
     file_size: int | None  # the source's estimate over all files; the download is the truth
     item_count: int | None = None
     ready: bool = True
+    # Provider-specific listing facts its selection needs again later (short, log-safe
+    # strings, e.g. GoPro's ``play_as`` / ``composition``); kept in the tracker row.
+    facts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,20 @@ class SourceFile:
     filename: str  # the original name as the source gives it (unsafe; see keys.safe_name)
     url: str = field(repr=False)
     head_url: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a provider chose as a medium's originals from one fresh answer, and why.
+
+    ``rule`` names the row of the provider's rule table that chose them (logs, tests).
+    ``expected_bytes`` is set when the listing's size must be accounted for by these originals'
+    sizes (checked after probing, with a tolerance: listed sizes drift a few KB).
+    """
+
+    originals: list[SourceFile]
+    rule: str
+    expected_bytes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,15 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 
+# One retry layer per call. S3, Secrets Manager, SNS and Step Functions are retried by botocore
+# alone (standard mode above). DynamoDB is retried by ``aws.with_retries`` alone, so botocore
+# tries each DynamoDB request once: the tracker needs that outer loop anyway, since it must also
+# retry TransactionConflictException (which standard mode does not) while seeing a failed
+# condition as the raw ClientError. With both layers on, botocore's 4 tries ran inside each of
+# the loop's 5: up to 20 requests per write, hammering a throttled table 4x past its backoff.
+DYNAMODB_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
 @dataclass(frozen=True)
 class Services:
     settings: Settings
@@ -46,7 +55,7 @@ class Services:
             read_timeout=60,
         )
         session = boto3.session.Session()
-        dynamodb = session.client("dynamodb", config=config)
+        dynamodb = session.client("dynamodb", config=config.merge(DYNAMODB_CONFIG))
         return cls(
             settings=settings,
             dynamodb=dynamodb,

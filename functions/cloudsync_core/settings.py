@@ -31,6 +31,7 @@ ENV_PARALLEL_RANGES: Final = "CLOUDSYNC_PARALLEL_RANGES"
 ENV_MEDIA_TYPES: Final = "CLOUDSYNC_MEDIA_TYPES"
 ENV_MAX_ITEMS: Final = "CLOUDSYNC_MAX_ITEMS"
 ENV_METRICS: Final = "CLOUDSYNC_METRICS"  # "off": no custom metrics (stack config customMetrics)
+ENV_INCLUDE_RENDERS: Final = "CLOUDSYNC_INCLUDE_RENDERS"  # "true": archive GoPro share renders
 
 
 def _int(name: str, default: int, minimum: int = 0) -> int:
@@ -44,6 +45,15 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+def _flag(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "false", "0", "no", "off"):
+        return False
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,9 @@ class Settings:
     parallel_ranges: int  # ranged GETs in flight inside one transfer invocation
     media_types: tuple[str, ...]
     max_items: int | None
+    # GoPro's share renders (composition "export") are SKIPPED unless this is on (stack config
+    # includeRenders): they are copies GoPro made, which its own app hides.
+    include_renders: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -90,6 +103,7 @@ class Settings:
                 t.strip() for t in env.get(ENV_MEDIA_TYPES, "").split(",") if t.strip()
             ),
             max_items=max_items or None,
+            include_renders=_flag(ENV_INCLUDE_RENDERS),
         )
 
     def require(self, *names: str) -> None:

@@ -10,7 +10,7 @@ from cloudsync_core.events import ListRequest
 from cloudsync_core.observability import logger, tracer
 from cloudsync_core.services import services
 from cloudsync_core.sync.listing import list_library
-from cloudsync_core.sync.source import open_provider
+from cloudsync_core.sync.source import account_guard, open_provider
 
 
 @logger.inject_lambda_context(correlation_id_path="run_id", clear_state=True)
@@ -18,7 +18,8 @@ from cloudsync_core.sync.source import open_provider
 def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, Any]:
     request = ListRequest.parse(event)
     current = services()
-    # A token good for a whole night of transfers, so the parallel steps never need to renew.
-    provider = open_provider(current, request.provider, min_valid_s=3 * 3600)
-    report = list_library(current, provider, trigger=request.trigger, run_id=request.run_id)
+    with account_guard(current, request.provider):  # the account refused: pause, one alert
+        # A token good for a whole night of transfers, so the parallel steps never renew.
+        provider = open_provider(current, request.provider, min_valid_s=3 * 3600)
+        report = list_library(current, provider, trigger=request.trigger, run_id=request.run_id)
     return report.as_payload()

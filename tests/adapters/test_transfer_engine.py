@@ -2,13 +2,17 @@
 
 The server is written here (not the GoPro simulator) so these tests pin the engine alone:
 deterministic bytes, Range on/off, and one-shot faults (403 after link expiry, 404, 429 with
-Retry-After, 500, a reset mid-body, a short body).
+Retry-After, 500, a reset mid-body, a short body), plus what a CDN in front of a changing origin
+does: an ETag and Last-Modified per version, If-Match (412), bytes that change between reads,
+a body that drips or goes silent, a wrong Content-Range total.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,13 +27,16 @@ from cloudsync_core.errors import (
     ArchiveConflictError,
     DeletedAtSourceError,
     SizeMismatchError,
+    SourceChangedError,
     SourceLinkExpiredError,
+    SourceStalledError,
     TransientError,
 )
 from cloudsync_core.transfer import (
     ArchivedObject,
     HttpRangeSource,
-    RetryPolicy,
+    SourcePin,
+    SourceReadPolicy,
     TransferReport,
     complete_upload,
     crc32_b64,
@@ -39,12 +46,13 @@ from cloudsync_core.transfer import (
     transfer_parts,
     uploaded_parts,
 )
+from cloudsync_core.transfer.origin import multipart_etag
 
 MIB = 1024 * 1024
 BUCKET = "cloudsync-test-archive"
 KEY = "gopro-videos/2026/11/abc123/GX010001.MP4"
 SIZE = 12 * MIB + 12345  # three 5 MiB parts, the last one short
-FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, max_total_sleep=5.0,
+FAST = SourceReadPolicy(attempts=4, base_delay=0.001, max_delay=0.01, max_total_sleep=5.0,
                    connect_timeout=2.0, read_timeout=5.0)
 META = {"provider": "gopro", "media-id": "abc123"}
 TAGS = "Source=GoPro&AutoSync=true&UploadDate=2026-11-24"
@@ -70,6 +78,19 @@ class ServerState:
     gets: list[str | None] = field(default_factory=list)  # Range header of every GET
     clock: float = 0.0  # a fake clock: every GET advances it by `tick`
     tick: float = 0.0
+    version: int = 0  # the origin's version of the file: its ETag and Last-Modified
+    change_after: int | None = None  # after this many GETs the file changes (same size)
+    honour_if_match: bool = True  # False: a CDN that drops If-Match on the way to the origin
+    drip: int = 0  # the next N bodies trickle, 1 byte every `drip_s`
+    drip_s: float = 0.5
+    silence: int = 0  # the next N bodies send headers, then nothing until the client leaves
+    wrong_total: int = 0  # the next N 206 answers claim a total one byte too big
+    skip_range: int = 0  # the next N ranged GETs are answered 200 with the whole body
+    if_match: list[str | None] = field(default_factory=list)  # If-Match of every GET
+
+    @property
+    def etag(self) -> str:
+        return '"' + hashlib.md5(self.data, usedforsecurity=False).hexdigest() + '"'
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -98,8 +119,14 @@ class _Handler(BaseHTTPRequestHandler):
         rng = self.headers.get("Range")
         with st.lock:
             st.gets.append(rng)
+            st.if_match.append(self.headers.get("If-Match"))
             st.clock += st.tick
             n = len(st.gets)
+            if st.change_after is not None and n > st.change_after:
+                st.data, st.change_after = random.Random(n).randbytes(len(st.data)), None
+                st.version += 1
+            slow = _take(st, "drip") or _take(st, "silence")
+            wrong = 1 if _take(st, "wrong_total") else 0
             if st.expire_after is not None and n > st.expire_after:
                 st.valid_sig, st.expire_after = str(int(st.valid_sig) + 1), None
             fault = None
@@ -121,17 +148,22 @@ class _Handler(BaseHTTPRequestHandler):
             return self._empty(429, {"Retry-After": st.retry_after})
         if fault == "fail_500":
             return self._empty(500)
+        wanted = self.headers.get("If-Match")
+        if st.honour_if_match and wanted is not None and wanted != st.etag:
+            return self._empty(412)
         size = len(st.data)
         start, end, status = 0, size - 1, 200
-        if rng and not st.ignore_range:
+        if rng and not st.ignore_range and not (rng != "bytes=0-0" and _take(st, "skip_range")):
             a, _, b = rng.removeprefix("bytes=").partition("-")
             start, end, status = int(a), min(int(b) if b else size - 1, size - 1), 206
             if start in st.fail_starts:
                 return self._empty(500)
         body = st.data[start : end + 1]
         self.send_response(status)
+        self.send_header("ETag", st.etag)
+        self.send_header("Last-Modified", f"Mon, 0{1 + st.version} Jun 2026 10:00:00 GMT")
         if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size + wrong}")
         if fault == "truncate":  # a complete but short answer
             body = body[: len(body) // 2]
         self.send_header("Content-Length", str(len(body)))
@@ -139,11 +171,35 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "reset":  # the connection dies halfway through the body
             body = body[: len(body) // 2]
             self.close_connection = True
+        if slow:
+            return self._slowly(body, slow)
         try:
             for i in range(0, len(body), MIB):
                 self.wfile.write(body[i : i + MIB])
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+
+    def _slowly(self, body: bytes, how: str) -> None:
+        """Drip one byte every drip_s until the client hangs up, or say nothing for 10 s."""
+        self.close_connection = True
+        if how == "silence":
+            time.sleep(10)
+            return
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(self.server.state.drip_s)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+def _take(st: ServerState, name: str) -> str | None:
+    if getattr(st, name) > 0:
+        setattr(st, name, getattr(st, name) - 1)
+        return name
+    return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -431,7 +487,7 @@ def test_transient_source_faults_are_recovered(
     state.expire_after = 3  # the link expires mid-transfer
     slept: list[float] = []
     source = _source(state, base, sleep=slept.append,
-                     policy=RetryPolicy(attempts=6, base_delay=0.001, max_delay=0.01,
+                     policy=SourceReadPolicy(attempts=6, base_delay=0.001, max_delay=0.01,
                                         connect_timeout=2.0, read_timeout=5.0))
     done = _send(state, base, s3, source=source)
     assert isinstance(done, ArchivedObject)
@@ -448,8 +504,8 @@ def test_source_errors_are_typed_and_redacted(server: tuple[ServerState, str]) -
     with pytest.raises(SourceLinkExpiredError) as expired:
         plain.read_range(0, 99)
     state.valid_sig = "1"
-    state.gone_after = 0
-    with pytest.raises(DeletedAtSourceError) as gone:
+    state.gone_after = 0  # a CDN 404 is never a deletion (only the API says so): a fresh link
+    with pytest.raises(SourceLinkExpiredError) as gone:
         plain.probe()
     state.gone_after = None
     state.truncate = 10
@@ -470,11 +526,22 @@ def test_source_errors_are_typed_and_redacted(server: tuple[ServerState, str]) -
 
 def test_permanent_failure_aborts_the_upload(server: tuple[ServerState, str], s3: Any) -> None:
     state, base = server
-    state.gone_after = 2  # the probe and one part, then 404
-    with pytest.raises(DeletedAtSourceError):
+    state.gone_after = 2  # the probe and one part, then 404: a refused link, retried later
+    with pytest.raises(SourceLinkExpiredError):
         _send(state, base, s3, parallel=1)
+    assert len(_uploads(s3)) == 1  # kept for the resume a transient error deserves
+    for up in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
+        s3.abort_multipart_upload(Bucket=BUCKET, Key=up["Key"], UploadId=up["UploadId"])
+    state.gets.clear()  # the probe and one part again, then 404 and a fresh answer
+    gone = HttpRangeSource(_link(base, state), policy=FAST, refresh_link=_raise_deleted)
+    with pytest.raises(DeletedAtSourceError):  # the fresh answer says it is gone: permanent
+        _send(state, base, s3, parallel=1, source=gone)
     assert _uploads(s3) == []
     assert _versions(s3) == []
+
+
+def _raise_deleted() -> str:
+    raise DeletedAtSourceError("the API answered 404: gone at the source")
 
 
 def test_size_mismatch_names_both_sizes_and_aborts(
@@ -582,3 +649,155 @@ def test_unversioned_bucket(server: tuple[ServerState, str], s3: Any) -> None:
                          tagging=TAGS, deadline=float("inf"), part_size_mib=5)
     assert isinstance(done, ArchivedObject) and done.crc32_verified
     assert s3.get_object(Bucket="cloudsync-unversioned", Key=KEY)["Body"].read() == state.data
+
+
+# --- a source that changes, drips or goes silent; origin MD5s ---------------------------------
+
+STALL = SourceReadPolicy(attempts=2, base_delay=0.001, max_delay=0.01, max_total_sleep=1.0,
+                    connect_timeout=2.0, read_timeout=0.5, min_rate=50 * MIB)
+
+
+def test_reads_are_pinned_to_the_version_first_seen(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    first = state.etag
+    state.change_after = 2  # the probe and one part, then the origin holds another file
+    with pytest.raises(SourceChangedError):
+        _send(state, base, s3, parallel=1)
+    assert state.if_match[1:] and all(m == first for m in state.if_match[1:])
+    assert _versions(s3) == []  # nothing of either version was archived, let alone both
+
+
+def test_a_cdn_that_drops_if_match_is_caught_by_the_etag(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    state.honour_if_match = False
+    state.change_after = 2
+    with pytest.raises(SourceChangedError) as changed:
+        _send(state, base, s3, parallel=1)
+    assert "ETag" in str(changed.value) and "SECRET" not in str(changed.value)
+    assert _versions(s3) == []
+
+
+def test_a_changed_source_is_never_retried_as_a_glitch(server: tuple[ServerState, str]) -> None:
+    state, base = server
+    src = _source(state, base, pin=SourcePin('"not-this-version"', None, SIZE))
+    with pytest.raises(SourceChangedError):
+        src.read_range(0, MIB - 1)
+    assert len(state.gets) == 1  # a 412 is final: only a new upload helps
+    src.close()
+
+
+def test_a_wrong_content_range_total_under_the_same_etag_is_retried(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    src = _source(state, base)
+    src.probe()  # pinned: this ETag, this size
+    state.wrong_total = 2  # then two answers claim another size under the same ETag
+    result = _send(state, base, s3, source=src, parallel=1)
+    assert isinstance(result, ArchivedObject)
+    assert _stored(s3) == state.data
+
+
+def test_a_dripping_source_ends_in_a_typed_error_within_its_bound(
+    server: tuple[ServerState, str]
+) -> None:
+    state, base = server
+    state.drip, state.drip_s = 10, 0.05  # a byte every 50 ms: no socket read ever times out
+    src = _source(state, base, policy=STALL)
+    began = time.monotonic()
+    with pytest.raises(SourceStalledError):
+        src.read_range(0, 5 * MIB - 1)
+    assert time.monotonic() - began < 4.0  # two tries of ~0.6 s each, not 3 days
+    src.close()
+
+
+def test_a_silent_source_ends_in_a_typed_error_within_its_bound(
+    server: tuple[ServerState, str]
+) -> None:
+    state, base = server
+    state.silence = 10
+    src = _source(state, base, policy=STALL)
+    began = time.monotonic()
+    with pytest.raises(SourceStalledError):
+        src.read_range(0, 5 * MIB - 1)
+    assert time.monotonic() - began < 4.0
+    src.close()
+
+
+def test_a_read_never_outlasts_the_callers_deadline(server: tuple[ServerState, str]) -> None:
+    state, base = server
+    state.drip, state.drip_s = 10, 0.05
+    slow = SourceReadPolicy(attempts=1, connect_timeout=2.0, read_timeout=30.0, min_rate=1.0)
+    src = _source(state, base, policy=slow)  # its own bound would be days
+    began = time.monotonic()
+    with pytest.raises(SourceStalledError):
+        src.read_range(0, 5 * MIB - 1, deadline=began + 1.0)
+    assert time.monotonic() - began < 3.0
+    src.close()
+
+
+def test_one_dripping_answer_is_retried_and_the_bytes_are_exact(
+    server: tuple[ServerState, str]
+) -> None:
+    state, base = server
+    state.drip, state.drip_s = 1, 0.05
+    src = _source(state, base, policy=STALL)
+    assert bytes(src.read_range(0, 5 * MIB - 1)) == state.data[: 5 * MIB]
+    src.close()
+
+
+def test_part_md5s_come_from_the_bytes_read_and_survive_a_failure(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    upload_id = start_upload(s3, BUCKET, KEY, META, TAGS)
+    parts = part_ranges(SIZE, 5 * MIB)
+    state.fail_starts = {parts[2].start}  # part 3 always fails
+    reports: list[TransferReport] = []
+    with pytest.raises(TransientError):
+        transfer_parts(_source(state, base), s3, BUCKET, KEY, upload_id, parts,
+                       deadline=float("inf"), parallel=1, md5_known=set(),
+                       on_report=reports.append)
+    want = {p.number: hashlib.md5(state.data[p.start : p.end + 1],
+                                  usedforsecurity=False).hexdigest() for p in parts}
+    assert reports[0].part_md5s == {1: want[1], 2: want[2]}  # recorded although it failed
+    state.fail_starts = set()
+    s3.upload_part_calls.clear()
+    # part 1's MD5 was recorded, part 2's was lost: part 2 goes again, part 1 does not
+    report = transfer_parts(_source(state, base), s3, BUCKET, KEY, upload_id, parts,
+                            deadline=float("inf"), parallel=1, md5_known={1})
+    assert sorted(s3.upload_part_calls) == [2, 3]
+    assert report.part_md5s == {2: want[2], 3: want[3]}
+    assert multipart_etag(want[n] for n in (1, 2, 3)) == _s3_style_etag(state.data, 5 * MIB)
+
+
+def _s3_style_etag(data: bytes, part: int) -> str:
+    digests = b"".join(hashlib.md5(data[i : i + part], usedforsecurity=False).digest()
+                       for i in range(0, len(data), part))
+    return hashlib.md5(digests, usedforsecurity=False).hexdigest() + f"-{-(-len(data) // part)}"
+
+
+def test_range_ignored_for_some_parts_is_retried_and_exact(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    state.skip_range = 2  # two part answers come back 200 with the whole file
+    result = _send(state, base, s3, parallel=1)
+    assert isinstance(result, ArchivedObject) and _stored(s3) == state.data
+    assert state.skip_range == 0
+
+
+def test_a_stream_from_a_changed_source_is_refused(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    state, base = server
+    state.ignore_range = True  # the sequential fallback, pinned like ranged reads
+    state.honour_if_match = False
+    state.change_after = 1  # the probe sees one version, the stream another
+    with pytest.raises(SourceChangedError):
+        _send(state, base, s3)
+    assert _versions(s3) == []

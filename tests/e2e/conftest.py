@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from cloudsync_defs.workflow import RetryPolicy
+from cloudsync_defs.workflow import StateRetryPolicy
 from cloudsync_local.cloud import LocalCloud
 
 # Retry intervals really sleep in moto: 1 s is the least ASL allows (IntervalSeconds >= 1),
 # and FULL jitter makes the wait 0..1 s.
-FAST_RETRY = RetryPolicy(interval_s=1, max_attempts=2, backoff_rate=1.0, max_delay_s=1)
+FAST_RETRY = StateRetryPolicy(interval_s=1, max_attempts=2, backoff_rate=1.0, max_delay_s=1)
 
 
 @pytest.fixture

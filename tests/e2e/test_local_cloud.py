@@ -30,13 +30,13 @@ from cloudsync_core import schema
 from cloudsync_core.errors import InvalidMediaError, LeaseLostError, TransientError
 from cloudsync_defs.functions import FUNCTIONS
 from cloudsync_defs.lifecycle import DEFAULT_POLICY, POLICIES, lifecycle_rules
-from cloudsync_defs.workflow import RetryPolicy, render_transfer_definition
+from cloudsync_defs.workflow import StateRetryPolicy, render_transfer_definition
 from cloudsync_local.cloud import LocalCloud
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-FAST_RETRY = RetryPolicy(interval_s=1, max_attempts=2, backoff_rate=1.0, max_delay_s=1)
+FAST_RETRY = StateRetryPolicy(interval_s=1, max_attempts=2, backoff_rate=1.0, max_delay_s=1)
 MAX_MEDIA = 2
 MAP_CONCURRENCY = 2
 SLOT_KEY = {"provider": {"S": schema.SLOTS_PROVIDER}, "media_id": {"S": schema.SLOTS_ID}}
@@ -648,9 +648,13 @@ def test_main_prints_one_ready_line_and_stops_on_sigterm(tmp_path: Path) -> None
         )
         config = lam.get_function_configuration(FunctionName=ready["list_function"])
         assert config["Environment"]["Variables"]["GOPRO_API_URL"] == "http://127.0.0.1:9"
+        # a handler that logs, run inside `local up`: its line goes to stderr, never stdout
+        notify = ready["list_function"].removesuffix("list") + "notify"
+        lam.invoke(FunctionName=notify, Payload=b'{"run_id": "no-such-run"}')
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
         assert proc.stdout.read() == ""  # nothing after the ready line
+        assert proc.stderr is not None and "run finished cleanly" in proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -51,6 +51,11 @@ class ScriptedStream:
         return {"StreamDescription": {"Shards": [{"ShardId": "shard-1"}]}}
 
     def get_shard_iterator(self, **kwargs: Any) -> dict[str, Any]:
+        if kwargs["ShardIteratorType"] == "AFTER_SEQUENCE_NUMBER":  # the stall check's probe
+            with self.lock:
+                after = [i for i, r in enumerate(self.records)
+                         if r["dynamodb"]["SequenceNumber"] == kwargs["SequenceNumber"]]
+            return {"ShardIterator": str(after[0] + 1)}
         assert kwargs["ShardIteratorType"] == "TRIM_HORIZON"
         return {"ShardIterator": "0"}
 

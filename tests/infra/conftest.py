@@ -2,7 +2,11 @@
 
 ``build_stack`` runs the real ``__main__.py`` (its ``main()``) inside ``@pulumi.runtime.test`` with
 the stack's own ``Pulumi.<stack>.yaml`` config, and records every RegisterResource request (type,
-name, inputs, parent, protect) through a MockMonitor subclass.
+name, inputs, parent, protect, retain_on_delete) through a MockMonitor subclass.
+
+``build_stack(..., preview=True)`` is a new stack's first ``pulumi preview``: the mocks return no
+computed output (ARNs, ids, generated names), so everything built from one is unknown, and the
+recorded inputs keep Pulumi's unknown sentinel where the engine would have one.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import Any
 import pulumi
 import pytest
 import yaml  # type: ignore[import-untyped]
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
 
 from cloudsync_defs import bundle as bundles
 from cloudsync_defs.policy_rules import Resource
@@ -26,6 +32,8 @@ from cloudsync_defs.policy_rules import Resource
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
 PARTITION = "aws"
+GENERATED_SUFFIX = "20261130054500000000000001"  # what name_prefix gets (26 characters, as AWS)
+UNKNOWN = rpc.UNKNOWN  # the engine's unknown-value sentinel
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,31 +61,44 @@ class Recorded:
     protect: bool = False
     dependencies: list[str] = field(default_factory=list)
     urn: str = ""
+    retain_on_delete: bool = False
+
+
+def partition_of(region: str) -> str:
+    return "aws-cn" if region.startswith("cn-") else PARTITION
 
 
 def _arn(service: str, region: str, resource: str) -> str:
-    return f"arn:{PARTITION}:{service}:{region}:{ACCOUNT}:{resource}"
+    return f"arn:{partition_of(region)}:{service}:{region}:{ACCOUNT}:{resource}"
 
 
 class Mocks(pulumi.runtime.Mocks):
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, preview: bool = False) -> None:
         self.region = region
+        self.preview = preview
         self.records: dict[tuple[str, str], Recorded] = {}
         self.calls: list[str] = []
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
+        if self.preview:  # a first preview: nothing computed is known yet
+            self.records[(args.typ, args.name)] = Recorded(
+                args.typ, args.name, inputs, dict(inputs), bool(args.custom))
+            return "", dict(inputs)
         state = dict(inputs)
-        name = str(inputs.get("name") or args.name)
+        if "namePrefix" in inputs and "name" not in inputs:
+            state["name"] = inputs["namePrefix"] + GENERATED_SUFFIX
+        name = str(state.get("name") or args.name)
         rid = f"{args.name}-id"
         r = self.region
+        p = partition_of(r)
         t = args.typ
         if t == "aws:iam/role:Role":
-            state["arn"] = f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}"
+            state["arn"] = f"arn:{p}:iam::{ACCOUNT}:role/{name}"
             rid = name
         elif t == "aws:s3/bucket:Bucket":
             bucket = str(inputs.get("bucket"))
-            state.update(arn=f"arn:{PARTITION}:s3:::{bucket}", bucket=bucket)
+            state.update(arn=f"arn:{p}:s3:::{bucket}", bucket=bucket)
             rid = bucket
         elif t == "aws:kms/key:Key":
             state.update(arn=_arn("kms", r, "key/0000-key-id"), keyId="0000-key-id")
@@ -111,7 +132,7 @@ class Mocks(pulumi.runtime.Mocks):
         elif t == "aws:scheduler/schedule:Schedule":
             state["arn"] = _arn("scheduler", r, f"schedule/default/{name}")
         elif t == "aws:cloudwatch/dashboard:Dashboard":
-            state["dashboardArn"] = f"arn:{PARTITION}:cloudwatch::{ACCOUNT}:dashboard/x"
+            state["dashboardArn"] = f"arn:{p}:cloudwatch::{ACCOUNT}:dashboard/x"
         elif args.custom:
             state.setdefault("arn", _arn("mock", r, f"{t.rsplit(':', 1)[-1]}/{name}"))
         self.records[(t, args.name)] = Recorded(t, args.name, inputs, state, bool(args.custom))
@@ -127,9 +148,22 @@ class Mocks(pulumi.runtime.Mocks):
                     "endpoint": f"ec2.{self.region}.amazonaws.com",
                     "description": self.region}, []
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": PARTITION, "dnsSuffix": "amazonaws.com", "id": PARTITION,
-                    "reverseDnsPrefix": "com.amazonaws"}, []
+            p = partition_of(self.region)
+            suffix = "amazonaws.com.cn" if p == "aws-cn" else "amazonaws.com"
+            return {"partition": p, "dnsSuffix": suffix, "id": p,
+                    "reverseDnsPrefix": ".".join(reversed(suffix.split(".")))}, []
         raise AssertionError(f"the program made an unexpected invoke: {args.token}")
+
+
+def _as_the_engine_sends(value: Any) -> Any:
+    """Unknowns as the engine sends them to a policy pack: the sentinel string."""
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {k: _as_the_engine_sends(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_the_engine_sends(v) for v in value]
+    return value
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -143,12 +177,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.requests[(request.type, request.name)] = {
             "parent": request.parent,
             "protect": bool(request.protect),
+            "retain_on_delete": bool(request.retainOnDelete),
             "dependencies": list(request.dependencies),
         }
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         key = (request.type, request.name)
         if key in self.requests:
             self.requests[key]["urn"] = response.urn
+            # The inputs as the engine (and a policy pack) sees them: unknowns kept.
+            self.requests[key]["raw_inputs"] = _as_the_engine_sends(rpc.deserialize_properties(
+                request.object, keep_unknowns=True))
         return response
 
 
@@ -192,11 +230,12 @@ def build_stack(
     stack: str,
     config: Mapping[str, str],
     program: Callable[[], dict[str, Any]] | None = None,
+    preview: bool = False,
 ) -> Graph:
     region = config.get("aws:region", "eu-central-1")
-    mocks = Mocks(region)
+    mocks = Mocks(region, preview=preview)
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="cloudsync", stack=stack, preview=False,
+    pulumi.runtime.set_mocks(mocks, project="cloudsync", stack=stack, preview=preview,
                              monitor=monitor)
     pulumi.runtime.set_all_config(dict(config))
     exports: dict[str, Any] = {}
@@ -213,8 +252,11 @@ def build_stack(
         request = monitor.requests.get(key, {})
         record.parent = request.get("parent", "")
         record.protect = request.get("protect", False)
+        record.retain_on_delete = request.get("retain_on_delete", False)
         record.dependencies = request.get("dependencies", [])
         record.urn = request.get("urn", "")
+        if preview:
+            record.inputs = request.get("raw_inputs", record.inputs)
         resources.append(record)
     return Graph(stack, dict(config), resources, exports, mocks.calls)
 

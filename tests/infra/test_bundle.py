@@ -117,12 +117,67 @@ def test_the_build_is_cached_and_deterministic(bundle: bundles.Bundle, tmp_path:
 
 
 def test_pip_command_is_lambdas_platform() -> None:
-    command = bundles.pip_command(Path("r.txt"), Path("t"))
+    command = bundles.pip_command(Path("requirements.lock"), Path("t"))
     assert command[1:4] == ["-m", "pip", "install"]
-    for flag, value in (("--platform", "manylinux2014_aarch64"), ("--python-version", "3.12"),
-                        ("--implementation", "cp")):
+    for flag, value in (("--python-version", "3.12"), ("--implementation", "cp")):
         assert command[command.index(flag) + 1] == value
     assert "--only-binary=:all:" in command and "--no-compile" in command
+    # every manylinux tag Lambda's Amazon Linux 2023 (glibc 2.34) runs, not only manylinux2014
+    platforms = [command[i + 1] for i, arg in enumerate(command) if arg == "--platform"]
+    assert {"manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64",
+            "manylinux_2_34_aarch64"} <= set(platforms)
+    assert all(p.endswith("_aarch64") for p in platforms)
+    assert not any(p.startswith("manylinux_2_35") for p in platforms)  # newer than AL2023
+
+
+def _requirement_names(text: str) -> set[str]:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    return {canonicalize_name(Requirement(line.split("#")[0]).name)
+            for line in text.splitlines() if line.split("#")[0].strip()}
+
+
+def test_the_layer_comes_from_the_hash_pinned_lock(bundle: bundles.Bundle) -> None:
+    from packaging.utils import canonicalize_name
+
+    functions = ROOT / "functions"
+    command = bundles.pip_command(functions / bundles.LOCK, Path("t"))
+    assert "--require-hashes" in command
+    assert command[command.index("-r") + 1] == str(functions / "requirements.lock")
+    requirements = (functions / "requirements.txt").read_text(encoding="utf-8")
+    lock = (functions / "requirements.lock").read_text(encoding="utf-8")
+    assert bundles.lock_problems(requirements, lock) == []
+    entries = bundles._lock_entries(lock)
+    assert _requirement_names(requirements) <= set(entries)  # every requirement is locked
+    assert all(len(hashes) >= 1 and all(h.startswith("sha256:") and len(h) == 71
+                                        for h in hashes) for _, hashes in entries.values())
+    # what the layer holds is exactly the lock: every package, dependencies too, at its version
+    installed = {}
+    for meta in bundle.layer_python_dir.glob("*.dist-info/METADATA"):
+        fields = dict(line.split(": ", 1) for line in meta.read_text().splitlines()[:3]
+                      if ": " in line)
+        installed[canonicalize_name(fields["Name"])] = fields["Version"]
+    assert installed == {name: version for name, (version, _) in entries.items()}
+
+
+def test_a_lock_that_does_not_fit_the_requirements_is_refused(tmp_path: Path) -> None:
+    functions = tmp_path / "functions"
+    shutil.copytree(ROOT / "functions", functions,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    requirements = functions / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "pyyaml>=6\n", encoding="utf-8")
+    with pytest.raises(bundles.BundleError, match=r"pyyaml: in requirements\.txt, not in the lock"):
+        bundles.build(functions, tmp_path / "build")
+    lock = (ROOT / "functions" / "requirements.lock").read_text(encoding="utf-8")
+    assert bundles.lock_problems("boto3>=99\n", lock) == [
+        f"boto3: locked {bundles._lock_entries(lock)['boto3'][0]}, requirements.txt wants >=99"]
+    unhashed = "boto3==1.0\n"
+    assert bundles.lock_problems("", unhashed) == [
+        "boto3: not pinned (==) with sha256 hashes"]
+    (functions / "requirements.lock").unlink()
+    with pytest.raises(bundles.BundleError, match=r"requirements\.lock is missing"):
+        bundles.build(functions, tmp_path / "build")
 
 
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)

@@ -87,6 +87,7 @@ def test_a_custom_seed_like_lifecycle_per_provider_fails_too() -> None:
         ({"alarmThresholds": '{"syncFailure": 3}'}, "unknown alarm 'syncFailure'"),
         ({"scheduleCorn": "cron(0 2 * * ? *)"}, "did you mean 'scheduleCron'"),
         ({"secretRotation": "maybe"}, "must be true or false"),
+        ({"includeRenders": "sometimes"}, "includeRenders: must be true or false"),
     ],
 )
 def test_invalid_values_fail_clearly(raw: dict[str, Any], fragment: str) -> None:
@@ -133,3 +134,23 @@ def test_every_key_is_documented_in_deploy_md() -> None:
     text = (ROOT / "docs" / "DEPLOY.md").read_text(encoding="utf-8")
     missing = [key for key in KEYS if f"`{key}`" not in text]
     assert not missing, f"docs/DEPLOY.md does not describe {missing}"
+
+
+def test_include_renders_reaches_the_functions_that_open_the_provider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cloudsync_core import settings
+    from components.functions import function_environment
+    from components.naming import Naming
+
+    assert parse("dev", BASE).include_renders is False
+    cfg = parse("dev", {**BASE, "includeRenders": "true"})
+    naming = Naming("dev", "123456789012", "eu-central-1")
+    env = function_environment(cfg, naming, table_name="t", bucket_name="b", secret_arn="s",
+                               topic_arn="a")
+    assert env[settings.ENV_INCLUDE_RENDERS] == "true"
+    monkeypatch.setenv(settings.ENV_INCLUDE_RENDERS, "true")
+    assert settings.Settings.from_env().include_renders
+    off = function_environment(parse("dev", BASE), naming, table_name="t", bucket_name="b",
+                               secret_arn="s", topic_arn="a")
+    assert settings.ENV_INCLUDE_RENDERS not in off

@@ -27,10 +27,12 @@ GRANT_ACTIONS: dict[str, set[str]] = {
     "secret_rotate": {"secretsmanager:DescribeSecret", "secretsmanager:UpdateSecretVersionStage"},
     "table_read": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"},
     "table_write": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
-    "archive_write": {"s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload",
-                      "s3:ListMultipartUploadParts", "kms:GenerateDataKey", "kms:Decrypt"},
-    "archive_read": {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket",
-                     "kms:GenerateDataKey", "kms:Decrypt"},
+    "archive_write": {"s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging",
+                      "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+                      "kms:GenerateDataKey", "kms:Decrypt"},
+    "archive_read": {"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectVersionTagging",
+                     "s3:ListBucket", "kms:GenerateDataKey", "kms:Decrypt"},
+    "archive_uploads": {"s3:ListBucketMultipartUploads"},
     "topic_publish": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
     "start_workflow": {"states:StartExecution"},
 }
@@ -101,7 +103,8 @@ def test_grants_are_scoped_to_exact_arns(graph: Graph) -> None:
     assert resources_of(prepare, "s3:PutObject") == {f"{bucket}/gopro-videos/*"}
     assert resources_of(prepare, "s3:ListBucket") == {bucket}
     listing = next(s for s in prepare if "s3:ListBucket" in s["Action"])
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["gopro-videos/*"]}}
+    # a listing stays in the archive prefixes; a HeadObject's 404 check carries no prefix
+    assert listing["Condition"] == {"StringLikeIfExists": {"s3:prefix": ["gopro-videos/*"]}}
     kms = next(s for s in prepare if "kms:Decrypt" in s["Action"])
     assert kms["Resource"] == key
     assert kms["Condition"] == {"StringEquals": {"kms:ViaService": [f"s3.{region}.amazonaws.com"]}}
@@ -123,7 +126,7 @@ def test_workflow_role_invokes_exactly_the_five_functions_and_updates_the_table(
     stmts = statements(graph, "workflow-policy")
     assert resources_of(stmts, "lambda:InvokeFunction") == {
         graph.function(n).outputs["arn"] for n in FUNCTIONS_IN_WORKFLOW}
-    assert len(FUNCTIONS_IN_WORKFLOW) == 5
+    assert len(FUNCTIONS_IN_WORKFLOW) == 6
     assert resources_of(stmts, "dynamodb:UpdateItem") == {
         graph.one("aws:dynamodb/table:Table").outputs["arn"]}
     assert actions(stmts) == {"lambda:InvokeFunction", "dynamodb:UpdateItem",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cloudsync_defs.lifecycle import (
@@ -138,3 +140,33 @@ def test_validate_rules_rechecks_s3_api_rules() -> None:
         validate_rules([seed_rule])
     assert "90 days" in str(caught.value)
     assert "AbortIncompleteMultipartUpload" in str(caught.value)
+
+
+def test_small_objects_stay_in_standard_in_aws_the_local_cloud_and_the_cost_model(
+        dev: Any, prod: Any) -> None:
+    """Objects under 128 KiB never transition: decided, written down, known everywhere."""
+    from cloudsync_cli import cost
+    from cloudsync_defs import lifecycle
+
+    assert lifecycle.TRANSITION_DEFAULT_MINIMUM_OBJECT_SIZE == "all_storage_classes_128K"
+    for graph in (dev, prod):
+        deployed = graph.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        assert deployed.inputs["transitionDefaultMinimumObjectSize"] == "all_storage_classes_128K"
+    # the local cloud's put_bucket_lifecycle_configuration arguments
+    rules = lifecycle_rules(POLICIES["default"], ["gopro"])
+    assert lifecycle.lifecycle_request(rules) == {
+        "LifecycleConfiguration": {"Rules": rules},
+        "TransitionDefaultMinimumObjectSize": "all_storage_classes_128K",
+    }
+    assert not lifecycle.transitions_apply(128 * 1024 - 1)
+    assert lifecycle.transitions_apply(128 * 1024)
+
+    prices = cost.load_prices()
+    tiny = cost.Model(prices, cost.Usage(), cost.Library(videos=1000, gb=0.05),
+                      POLICIES["deep-archive-now"])  # 50 KiB an object
+    assert [s.storage_class for s in tiny.segments] == ["STANDARD"]
+    steady = tiny.steady().items
+    assert not any("Deep Archive" in item or "transition" in item for item in steady), steady
+    big = cost.Model(prices, cost.Usage(), cost.Library(videos=1000, gb=100.0),
+                     POLICIES["deep-archive-now"])
+    assert [s.storage_class for s in big.segments] == ["STANDARD", "DEEP_ARCHIVE"]

@@ -13,7 +13,7 @@ import pytest
 from cloudsync_defs import policy_rules as rules
 from cloudsync_defs.policy_rules import RULES, Resource, check_all
 
-from .conftest import ROOT, Graph
+from .conftest import ROOT, Graph, build_stack, stack_config
 
 pytestmark = pytest.mark.infra
 
@@ -65,14 +65,14 @@ BAD_CASES: list[tuple[str, str, dict[str, Any], str]] = [
                               "Resource": "arn:aws:sns:x:1:t"})},
      "allows every principal"),
     ("bucket-private-and-encrypted", rules.PUBLIC_ACCESS_BLOCK,
-     {"restrictPublicBuckets": False}, "no public access block"),
+     {"restrictPublicBuckets": False}, "public access not blocked (restrictPublicBuckets off)"),
     ("bucket-private-and-encrypted", rules.BUCKET_POLICY,
      {"policy": _policy_with({"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket",
                               "Resource": "arn:aws:s3:::b"})},
-     "denying requests without TLS"),
+     "does not deny requests without TLS"),
     ("bucket-private-and-encrypted", rules.ENCRYPTION,
      {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
-     "no SSE-KMS"),
+     "not SSE-KMS"),
     ("bucket-private-and-encrypted", rules.VERSIONING,
      {"versioningConfiguration": {"status": "Suspended"}}, "versioning not enabled"),
     ("lifecycle-valid", rules.LIFECYCLE,
@@ -127,7 +127,8 @@ def test_a_secret_version_fails(dev: Graph) -> None:
     assert len(found["no-secret-values"]) == 2
 
 
-def test_the_policy_pack_wraps_every_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+def _pack(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The policies ``policy/__main__.py`` hands to PolicyPack."""
     import pulumi_policy
 
     made: list[Any] = []
@@ -141,20 +142,94 @@ def test_the_policy_pack_wraps_every_rule(monkeypatch: pytest.MonkeyPatch) -> No
     runpy.run_path(str(ROOT / "policy" / "__main__.py"), run_name="__main__")
     ((name, policies),) = made
     assert name == "cloudsync"
+    return policies
+
+
+def _engine_args(r: Resource) -> Any:
+    """What the engine hands a resource policy: props behind the SDK's unknown-raising proxy."""
+    from pulumi_policy import PolicyResourceOptions, ResourceValidationArgs
+    from pulumi_policy.proxy import unknown_checking_proxy
+
+    opts = PolicyResourceOptions(protect=bool(r.protect), ignore_changes=[],
+                                 delete_before_replace=None, aliases=[], custom_timeouts=None,
+                                 additional_secret_outputs=[])
+    return ResourceValidationArgs(r.type, unknown_checking_proxy(dict(r.props)), r.urn, r.name,
+                                  opts, None)
+
+
+def test_the_policy_pack_wraps_every_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi_policy
+
+    policies = _pack(monkeypatch)
     assert [p.name for p in policies] == [r.name for r in RULES]
     assert all(p.enforcement_level == pulumi_policy.EnforcementLevel.MANDATORY for p in policies)
+    kinds = {p.name: type(p).__name__ for p in policies}
+    # everything one resource can answer is a resource policy; only cross-resource checks not
+    assert {n for n, k in kinds.items() if k == "StackValidationPolicy"} == {
+        "bucket-complete", "functions-log-with-retention", "scheduled-functions-capture-failures"}
 
     # The wrapper reports exactly what the plain rule finds.
-    class Args:
-        def __init__(self, resources: list[Resource]) -> None:
-            self.resources = [
-                type("R", (), {"resource_type": r.type, "name": r.name, "props": r.props,
-                               "urn": r.urn, "opts": type("O", (), {"protect": r.protect})()})()
-                for r in resources
-            ]
-
     reported: list[str] = []
-    bad = [Resource(rules.KEY, "k", {"enableKeyRotation": False}, protect=True)]
+    bad = Resource(rules.KEY, "k", {"enableKeyRotation": False}, protect=True, urn="urn:k")
     wrapper = next(p for p in policies if p.name == "encrypted-at-rest")
-    wrapper.validate(Args(bad), lambda message, urn=None: reported.append(message))
+    wrapper.validate(_engine_args(bad), lambda message, urn=None: reported.append(message))
     assert reported == ["key k: rotation off"]
+
+
+@pytest.fixture(scope="module")
+def first_preview(bundle: Any) -> Graph:
+    """A new stack's first ``pulumi preview``: no ARN, id or generated name is known yet."""
+    return build_stack("dev", stack_config("dev"), preview=True)
+
+
+def test_a_first_preview_really_has_unknowns(first_preview: Graph) -> None:
+    unknown = {r.name for r in first_preview.resources if r.custom and rules.has_unknown(r.inputs)}
+    # every policy document is built from an ARN: all of them unknown
+    for name in ("archive-policy", "functions-transfer-policy", "workflow-policy",
+                 "alerts-topic-policy"):
+        assert name in unknown, name
+    assert rules.has_unknown(first_preview.one(rules.ENCRYPTION).inputs["rules"])
+
+
+def test_every_rule_runs_on_a_first_preview_and_judges_what_is_known(
+        first_preview: Graph) -> None:
+    resources = first_preview.policy_resources()
+    assert check_all(resources) == {}
+    # known settings are still judged: an x86 function or a public ACL fails at once
+    broken = _swap(resources, rules.FUNCTION, {"architectures": ["x86_64"]})
+    broken = _swap(broken, rules.PUBLIC_ACCESS_BLOCK, {"blockPublicPolicy": False})
+    found = check_all(broken)
+    assert set(found) == {"lambda-hardened", "bucket-private-and-encrypted"}, found
+
+
+def test_the_pack_runs_on_a_first_preview_through_the_sdks_proxies(
+        first_preview: Graph, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No policy meets an UnknownValueError (which the engine turns into "can't run")."""
+    from pulumi_policy.proxy import unknown_checking_proxy
+
+    policies = _pack(monkeypatch)
+    resources = first_preview.policy_resources()
+    reported: list[str] = []
+    ran = 0
+    for policy in policies:
+        if type(policy).__name__ == "ResourceValidationPolicy":
+            for r in resources:
+                policy.validate(_engine_args(r), lambda m, urn=None: reported.append(m))
+                ran += 1
+        else:
+            stack_args = type("Args", (), {"resources": [
+                type("R", (), {"resource_type": r.type, "name": r.name, "urn": r.urn,
+                               "props": unknown_checking_proxy(dict(r.props)),
+                               "opts": type("O", (), {"protect": r.protect})()})()
+                for r in resources]})()
+            policy.validate(stack_args, lambda m, urn=None: reported.append(m))
+            ran += 1
+    assert reported == []
+    assert ran > len(resources)
+    # and a violation behind the proxy is still seen
+    bad = _swap(resources, rules.VERSIONING, {"versioningConfiguration": {"status": "Suspended"}})
+    wrapper = next(p for p in policies if p.name == "bucket-private-and-encrypted")
+    for r in bad:
+        if r.type == rules.VERSIONING:
+            wrapper.validate(_engine_args(r), lambda m, urn=None: reported.append(m))
+    assert len(reported) == 1 and "versioning not enabled" in reported[0]

@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from cloudsync_cli import cost
 from cloudsync_core import schema, settings
 from cloudsync_defs.functions import FUNCTIONS, SCHEDULE_EVENT
 from cloudsync_defs.lifecycle import POLICIES, lifecycle_rules
@@ -62,7 +63,7 @@ def test_inventory(graph: Graph) -> None:
         "aws:scheduler/schedule:Schedule": 1,
         "aws:sns/topic:Topic": 1,
         "aws:sns/topicSubscription:TopicSubscription": 1,
-        "aws:cloudwatch/metricAlarm:MetricAlarm": 7,
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 4,  # the essential alarms (the default)
         "aws:cloudwatch/dashboard:Dashboard": 1,
         "aws:ssm/parameter:Parameter": 1,
     }
@@ -91,14 +92,37 @@ def test_only_the_key_and_the_bucket_are_protected(graph: Graph) -> None:
     assert protected == {"aws:kms/key:Key", T_BUCKET}
 
 
+ARCHIVE_OUTLIVES_THE_STACK = {
+    "aws:kms/key:Key", "aws:kms/alias:Alias", T_BUCKET,
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketPolicy:BucketPolicy",
+}
+
+
+def test_destroy_keeps_the_archive_and_everything_that_reads_or_guards_it(graph: Graph) -> None:
+    # retain_on_delete: once unprotected, `pulumi destroy` forgets these instead of deleting them
+    # (deleting the versioning or lifecycle resource would suspend versioning or drop the rules
+    # from the bucket that stays), and nothing else of the stack stays behind.
+    retained = {r.type for r in graph.resources if r.custom and r.retain_on_delete}
+    assert retained == ARCHIVE_OUTLIVES_THE_STACK
+    for type_ in ARCHIVE_OUTLIVES_THE_STACK:
+        assert all(r.retain_on_delete for r in graph.of_type(type_)), type_
+
+
 def test_key(graph: Graph) -> None:
     key = graph.one("aws:kms/key:Key")
     assert key.inputs["enableKeyRotation"] is True
     policy = json.loads(key.inputs["policy"])
     sids = {s["Sid"]: s for s in policy["Statement"]}
     assert sids["AccountIamPolicies"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
-    assert sids["CloudWatchAlarmsPublishToEncryptedTopic"]["Principal"] == {
-        "Service": "cloudwatch.amazonaws.com"}
+    alarms = sids["CloudWatchAlarmsPublishToEncryptedTopic"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    # only on behalf of this account's alarms: no confused deputy
+    assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
 
 def test_bucket(graph: Graph) -> None:
@@ -164,10 +188,14 @@ def test_bucket_policy_denies_unencrypted_puts_and_writes_by_anyone_else(graph: 
     bucket_arn = graph.one(T_BUCKET).outputs["arn"]
     key_arn = graph.one("aws:kms/key:Key").outputs["arn"]
     by_sid = {s["Sid"]: s for s in _bucket_policy(graph)}
+    # only a header that is present and wrong is denied (Null false beside the comparison):
+    # UploadPart and a put relying on the bucket default carry none
     assert by_sid["DenyPutsNotEncryptedWithKms"]["Condition"] == {
-        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+        "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+        "Null": {"s3:x-amz-server-side-encryption": "false"}}
     assert by_sid["DenyPutsWithAnotherKey"]["Condition"] == {
-        "ArnNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}}
+        "ArnNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn},
+        "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"}}
     assert by_sid["DenyWritesOutsideArchivePrefixes"]["NotResource"] == [
         f"{bucket_arn}/gopro-videos/*"]
     writers = by_sid["DenyWritesByAnyoneButTheTransferRoles"]["Condition"]["ArnNotEquals"][
@@ -176,7 +204,7 @@ def test_bucket_policy_denies_unencrypted_puts_and_writes_by_anyone_else(graph: 
         graph.function(f.name).inputs["role"] for f in FUNCTIONS if "archive_write" in f.grants
     }
     assert set(writers) == writer_roles
-    assert len(writer_roles) == 4  # prepare, transfer, finalize, mark_failed
+    assert len(writer_roles) == 5  # prepare, transfer, finalize, mark_failed, index
 
 
 def test_table(graph: Graph) -> None:
@@ -197,7 +225,9 @@ def test_table(graph: Graph) -> None:
 def test_secret_has_no_value_and_rotates_every_30_days_with_the_rotate_function(
         graph: Graph) -> None:
     secret = graph.one("aws:secretsmanager/secret:Secret")
-    assert secret.inputs["name"] == f"cloudsync/{graph.stack}/credentials"
+    # no fixed name: a destroyed secret's name stays taken for its 7-day recovery window
+    assert "name" not in secret.inputs
+    assert secret.inputs["namePrefix"] == f"cloudsync/{graph.stack}/credentials-"
     assert not {"secretString", "secretBinary"} & set(secret.inputs)
     rotation = graph.one("aws:secretsmanager/secretRotation:SecretRotation")
     assert rotation.inputs["secretId"] == secret.outputs["arn"]
@@ -319,6 +349,8 @@ def test_stream_mapping(graph: Graph) -> None:
         "onFailure": {"destinationArn": graph.one("aws:sqs/queue:Queue").outputs["arn"]}}
     starter_policy = graph.one("aws:iam/rolePolicy:RolePolicy", "functions-start-policy")
     assert starter_policy.urn in mapping.dependencies
+    # the starter starts executions: records flow only once the state machine exists
+    assert graph.one("aws:sfn/stateMachine:StateMachine").urn in mapping.dependencies
 
 
 def test_schedule(graph: Graph) -> None:
@@ -348,26 +380,75 @@ def test_alerts_topic(graph: Graph) -> None:
     assert [s["Principal"] for s in allow] == [{"Service": "cloudwatch.amazonaws.com"}]
 
 
-def test_the_seven_alarms(graph: Graph) -> None:
-    alarms = {a.inputs["name"].removeprefix(f"cloudsync-{graph.stack}-"): a.inputs
-              for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+def _alarms(graph: Graph) -> dict[str, dict[str, Any]]:
+    return {a.inputs["name"].removeprefix(f"cloudsync-{graph.stack}-"): a.inputs
+            for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+
+
+def _alarm_metrics(alarms: dict[str, dict[str, Any]]) -> int:
+    """What CloudWatch bills: every metric or Metrics Insights query an alarm reads."""
+    return sum(sum(1 for q in a["metricQueries"] if "metric" in q or
+                   str(q.get("expression", "")).startswith("SELECT")) for a in alarms.values())
+
+
+def test_the_default_stack_watches_what_must_reach_a_person(graph: Graph) -> None:
+    """A failed or timed-out medium, a night the lister did not run, a failed invocation in the
+    queue: four alarms on AWS's own metrics, one metric each (the cost model's count)."""
+    alarms = _alarms(graph)
+    assert set(alarms) == {"StepFunction-Failed", "StepFunction-TimedOut", "Lister-Errors",
+                           "DLQ-Messages"}
+    assert _alarm_metrics(alarms) == cost.alarm_metric_count("essential", False) == 4
+    machine = graph.one("aws:sfn/stateMachine:StateMachine").outputs["arn"]
+    failed = alarms["StepFunction-Failed"]["metricQueries"][0]["metric"]
+    assert failed["dimensions"] == {"StateMachineArn": machine}
+    # a TIMED_OUT execution runs no Catch: only this metric tells
+    timed_out = alarms["StepFunction-TimedOut"]["metricQueries"][0]["metric"]
+    assert (timed_out["namespace"], timed_out["metricName"], timed_out["stat"]) == (
+        "AWS/States", "ExecutionsTimedOut", "Sum")
+    assert timed_out["dimensions"] == {"StateMachineArn": machine}
+    assert alarms["StepFunction-TimedOut"]["threshold"] == 0
+    lister = alarms["Lister-Errors"]
+    assert len(lister["metricQueries"]) == 1
+    metric = lister["metricQueries"][0]["metric"]
+    assert (metric["namespace"], metric["metricName"], metric["stat"]) == (
+        "AWS/Lambda", "Errors", "Sum")
+    assert metric["dimensions"] == {"FunctionName": graph.function("list").outputs["name"]}
+    assert (lister["threshold"], lister["comparisonOperator"]) == (0, "GreaterThanThreshold")
+    dlq = alarms["DLQ-Messages"]["metricQueries"][0]["metric"]
+    assert dlq["dimensions"] == {"QueueName": graph.one("aws:sqs/queue:Queue").outputs["name"]}
+    topic = graph.one("aws:sns/topic:Topic").outputs["arn"]
+    assert all(a["alarmActions"] == [topic] for a in alarms.values())
+    for function in graph.of_type("aws:lambda/function:Function"):  # no custom metrics
+        assert function.inputs["environment"]["variables"]["CLOUDSYNC_METRICS"] == "off"
+
+
+def test_every_alarm_with_custom_metrics_and_thresholds_from_config(bundle: Any) -> None:
+    from .conftest import build_stack
+
+    config = {**stack_config("prod"), "cloudsync:customMetrics": "true",
+              "cloudsync:alarms": "all",
+              "cloudsync:alarmThresholds": json.dumps({"syncFailures": 10,
+                                                       "lowThroughputMbps": 50})}
+    graph = build_stack("prod", config)
+    alarms = _alarms(graph)
     t = AlarmThresholds()
     want = {
-        "Sync-HighFailureRate": (t.sync_failures, "GreaterThanThreshold", 300, 1),
+        "Sync-HighFailureRate": (10, "GreaterThanThreshold", 300, 1),
         "Auth-Failure": (t.auth_failures, "GreaterThanThreshold", 300, 1),
         "Lambda-Errors": (t.lambda_errors, "GreaterThanThreshold", 300, 1),
         "Lambda-Throttles": (t.lambda_throttles, "GreaterThanThreshold", 300, 1),
         "StepFunction-Failed": (t.workflow_failures, "GreaterThanThreshold", 300, 1),
+        "StepFunction-TimedOut": (t.workflow_timeouts, "GreaterThanThreshold", 300, 1),
+        "Lister-Errors": (t.lister_errors, "GreaterThanThreshold", 300, 1),
         "DLQ-Messages": (t.dlq_messages, "GreaterThanThreshold", 300, 2),
-        "Low-Throughput": (t.low_throughput_mbps, "LessThanThreshold", 900, 2),
+        "Low-Throughput": (50, "LessThanThreshold", 900, 2),
     }
     assert set(alarms) == set(want)
-    topic = graph.one("aws:sns/topic:Topic").outputs["arn"]
+    assert _alarm_metrics(alarms) == cost.alarm_metric_count("all", True, len(FUNCTIONS))
     for name, (threshold, comparison, period, evaluations) in want.items():
         a = alarms[name]
         assert (a["threshold"], a["comparisonOperator"], a["evaluationPeriods"]) == (
             threshold, comparison, evaluations), name
-        assert a["alarmActions"] == [topic]
         assert a["treatMissingData"] == "notBreaching"
         result = next(q for q in a["metricQueries"] if q["returnData"])
         periods = {q.get("period") or q.get("metric", {}).get("period")
@@ -382,38 +463,18 @@ def test_the_seven_alarms(graph: Graph) -> None:
     errors = alarms["Lambda-Errors"]["metricQueries"]
     names = {q["metric"]["dimensions"]["FunctionName"] for q in errors if "metric" in q}
     assert names == {graph.function(f.name).outputs["name"] for f in FUNCTIONS}
-    dlq = alarms["DLQ-Messages"]["metricQueries"][0]["metric"]
-    assert dlq["dimensions"] == {"QueueName": graph.one("aws:sqs/queue:Queue").outputs["name"]}
-    failed = alarms["StepFunction-Failed"]["metricQueries"][0]["metric"]
-    assert failed["dimensions"] == {
-        "StateMachineArn": graph.one("aws:sfn/stateMachine:StateMachine").outputs["arn"]}
-
-
-def test_alarm_thresholds_from_config(bundle: Any) -> None:
-    from .conftest import build_stack
-
-    config = {**stack_config("prod"),
-              "cloudsync:alarmThresholds": json.dumps({"syncFailures": 10,
-                                                       "lowThroughputMbps": 50})}
-    graph = build_stack("prod", config)
-    alarms = {a.inputs["name"]: a.inputs["threshold"]
-              for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-    assert alarms["cloudsync-prod-Sync-HighFailureRate"] == 10
-    assert alarms["cloudsync-prod-Low-Throughput"] == 50
-    assert alarms["cloudsync-prod-Lambda-Errors"] == 5
-
-
-def test_without_custom_metrics_no_function_emits_them_and_no_alarm_reads_them(
-    bundle: Any,
-) -> None:
-    from .conftest import build_stack
-
-    graph = build_stack("prod", {**stack_config("prod"), "cloudsync:customMetrics": "false"})
-    alarms = {a.inputs["name"] for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-    assert alarms == {f"cloudsync-prod-{k}" for k in (
-        "Lambda-Errors", "Lambda-Throttles", "StepFunction-Failed", "DLQ-Messages")}
     for function in graph.of_type("aws:lambda/function:Function"):
-        assert function.inputs["environment"]["variables"]["CLOUDSYNC_METRICS"] == "off"
+        assert function.inputs["environment"]["variables"].get("CLOUDSYNC_METRICS") != "off"
+
+
+def test_all_alarms_without_custom_metrics_read_none(bundle: Any) -> None:
+    from .conftest import build_stack
+
+    graph = build_stack("prod", {**stack_config("prod"), "cloudsync:alarms": "all"})
+    alarms = _alarms(graph)
+    assert set(alarms) == {"Lambda-Errors", "Lambda-Throttles", "StepFunction-Failed",
+                           "StepFunction-TimedOut", "Lister-Errors", "DLQ-Messages"}
+    assert _alarm_metrics(alarms) == cost.alarm_metric_count("all", False, len(FUNCTIONS))
 
 
 def test_dashboard_has_the_seeds_widgets(graph: Graph) -> None:
@@ -421,12 +482,21 @@ def test_dashboard_has_the_seeds_widgets(graph: Graph) -> None:
     widgets = body["widgets"]
     titles = [w["properties"]["title"] for w in widgets]
     assert titles == [
-        "Sync success rate", "Transfer volume (GiB)", "Transfer throughput (Mbit/s)",
-        "Lambda duration (p50, p99, max)", "Errors by function", "Transfer workflows",
-        "Recent errors (all log groups)",
+        "Sync success: media synced", "Sync success: failures", "Transfer volume (GiB)",
+        "Transfer throughput (Mbit/s)", "Lambda duration (p50, p99, max)", "Errors by function",
+        "Transfer workflows", "Recent errors (all log groups)",
     ]
     by_title = {w["properties"]["title"]: w for w in widgets}
-    assert by_title["Sync success rate"]["properties"]["period"] == 3600
+    for title in ("Sync success: media synced", "Sync success: failures"):
+        assert by_title[title]["properties"]["period"] == 3600
+    where = f"FROM GoProSync WHERE Environment = '{graph.stack}'"
+    assert [m[0]["expression"] for m in by_title["Sync success: media synced"]["properties"][
+        "metrics"]] == ["SELECT SUM(VideosSynced) " + where]
+    assert [m[0]["expression"] for m in by_title["Sync success: failures"]["properties"][
+        "metrics"]] == ["SELECT SUM(SyncFailures) " + where]
+    workflows = by_title["Transfer workflows"]["properties"]["metrics"]
+    assert [m[1] for m in workflows] == [
+        "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"]
     assert by_title["Errors by function"]["properties"]["stacked"] is True
     assert by_title["Transfer workflows"]["properties"]["view"] == "singleValue"
     assert by_title["Transfer workflows"]["properties"]["period"] == 86400
@@ -445,8 +515,12 @@ def test_outputs_and_the_ssm_parameter_the_cli_reads(graph: Graph) -> None:
     assert e["stateMachineArn"] == graph.one("aws:sfn/stateMachine:StateMachine").outputs["arn"]
     assert e["topicArn"] == graph.one("aws:sns/topic:Topic").outputs["arn"]
     assert e["secretArn"] == graph.one("aws:secretsmanager/secret:Secret").outputs["arn"]
-    assert e["secretId"] == f"cloudsync/{graph.stack}/credentials"
+    # the generated name reaches the CLI through the outputs parameter
+    assert e["secretId"] == graph.one("aws:secretsmanager/secret:Secret").outputs["name"]
+    assert e["secretId"].startswith(f"cloudsync/{graph.stack}/credentials-")
     assert e["region"] == expected(graph)["region"]
+    # doctor reads the schedule by name
+    assert e["scheduleName"] == graph.one("aws:scheduler/schedule:Schedule").outputs["name"]
     parameter = graph.one("aws:ssm/parameter:Parameter")
     assert parameter.inputs["name"] == f"/cloudsync/{graph.stack}/outputs"
     assert parameter.inputs["type"] == "String"
@@ -511,7 +585,10 @@ def test_dev_and_prod_differ_exactly_as_configured(dev: Graph, prod: Graph) -> N
 
 
 def test_no_secret_value_in_any_resource_input(graph: Graph) -> None:
-    from cloudsync_defs.policy_rules import no_secret_values
+    from cloudsync_defs.policy_rules import RULES
+
+    (rule,) = [r for r in RULES if r.name == "no-secret-values"]
+    no_secret_values = rule.check
 
     assert graph.of_type("aws:secretsmanager/secretVersion:SecretVersion") == []
     assert no_secret_values(graph.policy_resources()) == []
@@ -524,3 +601,83 @@ def test_no_secret_value_in_any_resource_input(graph: Graph) -> None:
     bad[0] = type(bad[0])(bad[0].type, bad[0].name,
                           {**bad[0].props, "x": "Bearer abcdefghijklmnopqrstuvwxyz"})
     assert no_secret_values(bad)
+
+
+def _insights_queries(widget: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    for line in widget["properties"].get("metrics", []):
+        for item in line:
+            expression = item.get("expression", "") if isinstance(item, dict) else ""
+            if re.match(r"\s*SELECT\b", expression, re.IGNORECASE):
+                found.append(expression)
+    return found
+
+
+def test_every_dashboard_widget_has_at_most_one_metrics_insights_query(graph: Graph) -> None:
+    # CloudWatch runs one Metrics Insights query per graph (GetMetricData takes one); a widget
+    # with two shows an error instead of data.
+    body = json.loads(graph.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+    counts = {w["properties"]["title"]: len(_insights_queries(w)) for w in body["widgets"]}
+    assert all(n <= 1 for n in counts.values()), counts
+    assert sum(counts.values()) == 4  # synced, failures, volume, throughput: each in its own
+
+
+def test_global_names_carry_the_region(dev: Graph) -> None:
+    """One stack name in two regions of one account: IAM roles and dashboards must not clash."""
+    from .conftest import build_stack
+
+    def global_names(graph: Graph) -> set[str]:
+        roles = {r.inputs["name"] for r in graph.of_type("aws:iam/role:Role")}
+        dashboards = {d.inputs["dashboardName"]
+                      for d in graph.of_type("aws:cloudwatch/dashboard:Dashboard")}
+        buckets = {b.inputs["bucket"] for b in graph.of_type(T_BUCKET)}
+        return roles | dashboards | buckets
+
+    ireland = build_stack("dev", {**stack_config("dev"), "aws:region": "eu-west-1"})
+    a, b = global_names(dev), global_names(ireland)
+    assert len(a) == len(b) == len(FUNCTIONS) + 2 + 1 + 1
+    assert not a & b, a & b
+    assert all(len(name) <= 64 for name in a | b
+               if name.startswith("cloudsync-") and not name.endswith("operations"))
+    roles = [ireland.function(f.name).inputs["role"] for f in FUNCTIONS]
+    assert all(":role/cloudsync-dev-eu-west-1-" in arn for arn in roles), roles
+
+
+def test_the_workflow_lives_in_the_deploying_partition(bundle: Any) -> None:
+    from .conftest import build_stack
+
+    graph = build_stack("dev", {**stack_config("dev"), "aws:region": "cn-north-1"})
+    definition = graph.one("aws:sfn/stateMachine:StateMachine").inputs["definition"]
+    arns = set(re.findall(r'"(arn:[^"]*)"', definition))
+    assert arns and all(arn.startswith("arn:aws-cn:") for arn in arns), arns
+    assert "arn:aws-cn:states:::dynamodb:updateItem" in arns
+
+
+def test_the_definition_takes_the_partition_given_or_the_functions_one() -> None:
+    def arns(partition: str) -> dict[str, str]:
+        return {n: f"arn:{partition}:lambda:cn-north-1:{ACCOUNT}:function:f-{n}"
+                for n in FUNCTIONS_IN_WORKFLOW}
+
+    def states_arns(text: str) -> set[str]:
+        return set(re.findall(r'"(arn:[^":]*:states:[^"]*)"', text))
+
+    args = {"table_name": "t", "max_concurrent_media": 1, "map_concurrency": 1}
+    # the local cloud passes no partition: read from its function ARNs
+    assert states_arns(render_transfer_definition(function_arns=arns("aws"), **args)) == {
+        "arn:aws:states:::dynamodb:updateItem"}
+    assert states_arns(render_transfer_definition(
+        function_arns=arns("aws-cn"), partition="aws-cn", **args)) == {
+        "arn:aws-cn:states:::dynamodb:updateItem"}
+    with pytest.raises(ValueError, match="partition"):
+        render_transfer_definition(function_arns=arns("aws"), partition="aws-cn", **args)
+
+
+def test_deploy_md_teardown_matches_what_the_program_retains(graph: Graph) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "DEPLOY.md").read_text(encoding="utf-8")
+    teardown = text[text.index("## Tear down safely"):]
+    # `pulumi state delete` refuses resources others depend on: the flow never needs it
+    assert "state delete" not in teardown
+    for command in ("pulumi state unprotect --all --yes", "pulumi destroy --yes"):
+        assert command in teardown, command
+    (count,) = re.findall(r"grep -c '\"retainOnDelete\": true'\s+# (\d+)", teardown)
+    assert int(count) == sum(1 for r in graph.resources if r.custom and r.retain_on_delete)

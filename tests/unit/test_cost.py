@@ -142,14 +142,60 @@ def test_cli_refuses_nonsense(capsys: pytest.CaptureFixture[str]) -> None:
     assert cost.run(parse("--months", "0")) == 2
 
 
-def test_a_stack_without_custom_metrics_pays_for_neither_them_nor_their_alarms() -> None:
-    full = cost.model(PRICES, USAGE, LIB, "default").monthly_fixed()
-    lean = cost.model(PRICES, USAGE.without_custom_metrics(), LIB, "default").monthly_fixed()
-    saved = full.total - lean.total
-    expected = (USAGE.custom_metrics * PRICES["cloudwatch_metric_month"]
-                + USAGE.custom_metric_alarms * PRICES["cloudwatch_alarm_metric_month"])
-    assert saved == pytest.approx(expected)
-    assert lean.total == pytest.approx(
-        PRICES["kms_key_month"] + PRICES["secret_month"]
-        + (USAGE.alarm_metrics - USAGE.custom_metric_alarms)
-        * PRICES["cloudwatch_alarm_metric_month"])
+def test_the_default_stack_costs_under_five_dollars_a_month_fixed() -> None:
+    """Issue 13: KMS key, secret and the four essential alarms; no custom metrics."""
+    fixed = cost.model(PRICES, USAGE, LIB, "default").monthly_fixed()
+    assert USAGE.custom_metrics == 0 and USAGE.alarm_metrics == 4
+    assert fixed.total == pytest.approx(PRICES["kms_key_month"] + PRICES["secret_month"]
+                                        + 4 * PRICES["cloudwatch_alarm_metric_month"])
+    assert fixed.total < 5.0
+
+
+def test_every_monitoring_option_is_priced() -> None:
+    def fixed(custom: bool, alarms: str) -> float:
+        usage = USAGE.stack(custom_metrics=custom, alarms=alarms)
+        return cost.model(PRICES, usage, LIB, "default").monthly_fixed().total
+
+    base = fixed(False, "essential")
+    metric, alarm = PRICES["cloudwatch_metric_month"], PRICES["cloudwatch_alarm_metric_month"]
+    # custom metrics: 13 metric-months and the three alarms on them
+    assert fixed(True, "essential") - base == pytest.approx(13 * metric + 3 * alarm)
+    # all alarms: errors and throttles per function (9 each)
+    assert fixed(False, "all") - base == pytest.approx(18 * alarm)
+    assert fixed(True, "all") == pytest.approx(base + 13 * metric + 21 * alarm)
+    with pytest.raises(ValueError, match="alarms"):
+        USAGE.stack(custom_metrics=False, alarms="some")
+
+
+def test_lambda_is_billed_at_the_arm64_price_the_stack_runs_on() -> None:
+    from components.functions import ARCHITECTURE
+
+    assert ARCHITECTURE == "arm64" and cost.LAMBDA_GB_SECOND == "lambda_gb_second_arm64"
+    first = m("default").one_time()
+    gb_s = cost.transfer_gb_s_per_gb(USAGE) * LIB.gb * 1024**3 / 1e9
+    assert first.items["Lambda GB-seconds (transfer)"] == pytest.approx(
+        gb_s * PRICES["lambda_gb_second_arm64"], rel=0.01)
+
+
+def test_gb_seconds_per_gb_and_the_memory_advice_follow_the_measured_rates() -> None:
+    usage = USAGE.replace(transfer_mbit_s=400.0, transfer_cpu_s_per_gib=3.0)
+    assert cost.transfer_gb_s_per_gb(usage, 1024) == pytest.approx(20.0)  # 1 GB x 8000/400 s
+    assert cost.transfer_gb_s_per_gb(usage, 512) == pytest.approx(10.0)
+    assert cost.recommended_memory_mb(usage) == 512  # 3 CPU-s per GiB at 400 Mbit/s: 0.14 vCPU
+    hungry = usage.replace(transfer_cpu_s_per_gib=10.0)  # 0.47 vCPU at that rate
+    assert cost.cpu_busy(hungry, 1769) == pytest.approx(0.463, abs=0.01)
+    assert cost.recommended_memory_mb(hungry) == 1769
+
+
+def test_cli_shows_the_monitoring_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cost.run(parse("--gb", "100", "--videos", "1000")) == 0
+    text = capsys.readouterr().out
+    assert "Stack: alarms essential (4 alarm metrics), no custom metrics" in text
+    assert "| `customMetrics: false`, `alarms: essential` (default) | 0 " in text
+    assert "Recommended transfer memory:" in text
+    assert cost.run(parse("--gb", "100", "--custom-metrics", "--alarms", "all", "--json")) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["stack"] == "alarms all (25 alarm metrics), custom metrics on"
+    fixed = data["estimates"][0]["first_month_items"]
+    assert fixed["CloudWatch custom metrics"] == pytest.approx(3.9)
+    assert fixed["CloudWatch alarms"] == pytest.approx(2.5)

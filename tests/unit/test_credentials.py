@@ -17,6 +17,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from cloudsync_core.credentials import (
+    BROWSER_USER_AGENT,
     AccessGrant,
     Authenticator,
     GoProTokenClient,
@@ -31,7 +32,7 @@ from cloudsync_core.errors import (
     SourceRequestError,
     TransientError,
 )
-from cloudsync_core.http import RetryPolicy
+from cloudsync_core.http import HttpRetryPolicy
 from cloudsync_core.settings import Settings
 
 NOW = 1_750_000_000.0
@@ -143,7 +144,11 @@ def test_grant_applies_per_mode() -> None:
 
     headers = {"Authorization": "stale"}
     AccessGrant(StoredCredentials("gopro", "cookie", "jwe", None, "u9")).apply(headers, cookies)
-    assert headers == {} and cookies == {"gp_access_token": "jwe", "gp_user_id": "u9"}
+    # cookie mode looks like the web app: a browser's User-Agent, its Origin and Referer
+    assert headers == {"User-Agent": BROWSER_USER_AGENT, "Origin": "https://gopro.com",
+                       "Referer": "https://gopro.com/"}
+    assert "Mozilla/5.0" in BROWSER_USER_AGENT
+    assert cookies == {"gp_access_token": "jwe", "gp_user_id": "u9"}
 
 
 def test_grant_renews_once_for_many_threads() -> None:
@@ -293,7 +298,8 @@ def test_status_has_facts_only() -> None:
     auth = Authenticator(MemoryStore(oauth(NOW + 100)), FakeTokens(), lambda: NOW)
     status = auth.status()
     assert status == {"provider": "gopro", "mode": "oauth", "user_id": "user-1",
-                      "expires_at": "2025-06-15T15:08:20Z", "seconds_left": 100}
+                      "expires_at": "2025-06-15T15:08:20Z", "seconds_left": 100,
+                      "password_remembered": False}
     assert ACCESS not in json.dumps(status) and REFRESH not in json.dumps(status)
     cookie = MemoryStore(StoredCredentials("gopro", "cookie", jwt({"exp": NOW + 5}), None, "u"))
     assert Authenticator(cookie, FakeTokens(), lambda: NOW).status()["seconds_left"] == 5
@@ -348,7 +354,7 @@ def token_client(handler: Callable[[requests.PreparedRequest], Reply],
     session = requests.Session()
     session.mount("https://", transport)
     waits: list[float] = []
-    retry = RetryPolicy(attempts=3, sleep=waits.append, clock=lambda: NOW, rng=lambda: 0.5)
+    retry = HttpRetryPolicy(attempts=3, sleep=waits.append, clock=lambda: NOW, rng=lambda: 0.5)
     client = GoProTokenClient(kw.pop("settings", settings()), session, retry=retry,
                               clock=lambda: NOW)
     return client, transport, waits

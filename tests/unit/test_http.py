@@ -13,7 +13,7 @@ from requests.adapters import HTTPAdapter
 from cloudsync_core.errors import RateLimitedError, SourceRequestError, TransientError
 from cloudsync_core.http import (
     DEFAULT_TIMEOUT,
-    RetryPolicy,
+    HttpRetryPolicy,
     TimeoutHTTPAdapter,
     backoff_delays,
     new_session,
@@ -117,7 +117,7 @@ def run(*replies: Any, idempotent: bool = True, attempts: int = 4
     session = requests.Session()
     session.mount("https://", transport)
     waits: list[float] = []
-    policy = RetryPolicy(attempts=attempts, base=1.0, cap=3.0, max_retry_after=10.0,
+    policy = HttpRetryPolicy(attempts=attempts, base=1.0, cap=3.0, max_retry_after=10.0,
                          sleep=waits.append, clock=lambda: NOW, rng=lambda: 1.0)
     try:
         result: requests.Response | BaseException = request_with_retries(

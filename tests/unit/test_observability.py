@@ -15,7 +15,7 @@ def test_a_metric_is_one_emf_line_with_the_stacks_environment(
     monkeypatch.setenv("CLOUDSYNC_ENVIRONMENT", "prod")
     monkeypatch.delenv("CLOUDSYNC_METRICS", raising=False)
     emit("VideosSynced", 1, MetricUnit.Count, Provider="gopro")
-    line = json.loads(capsys.readouterr().out.strip())
+    line = json.loads(capsys.readouterr().err.strip())  # not in Lambda: stderr
     assert line["VideosSynced"] == [1.0]
     assert (line["Environment"], line["Provider"]) == ("prod", "gopro")
     assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "GoProSync"
@@ -26,4 +26,4 @@ def test_no_metric_when_the_stack_turned_them_off(
 ) -> None:
     monkeypatch.setenv("CLOUDSYNC_METRICS", "off")
     emit("VideosSynced", 1, MetricUnit.Count, Provider="gopro")
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr() == ("", "")

@@ -13,7 +13,7 @@ from cloudsync_core.errors import (
     DeletedAtSourceError,
     ReauthenticationRequiredError,
 )
-from cloudsync_core.http import RetryPolicy, new_session
+from cloudsync_core.http import HttpRetryPolicy, new_session
 from cloudsync_core.keys import object_key
 from cloudsync_core.models import ListFilters, SourceFile
 from cloudsync_core.providers import create_provider
@@ -54,8 +54,8 @@ def settings_for(sim: GoProSimulator) -> Settings:
     )
 
 
-def no_sleep(waits: list[float]) -> RetryPolicy:
-    return RetryPolicy(attempts=5, base=0.01, cap=0.05, sleep=waits.append, timeout=(2, 10))
+def no_sleep(waits: list[float]) -> HttpRetryPolicy:
+    return HttpRetryPolicy(attempts=5, base=0.01, cap=0.05, sleep=waits.append, timeout=(2, 10))
 
 
 def login(sim: GoProSimulator) -> tuple[Authenticator, MemoryStore]:

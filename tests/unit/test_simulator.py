@@ -87,13 +87,18 @@ def test_expected_checksums() -> None:
 
 
 # ---- lifecycle -------------------------------------------------------------------------------
-def test_ids_are_deterministic_24_hex() -> None:
+def test_ids_are_deterministic_13_mixed_case_and_some_24_hex() -> None:
     a, b = GoProSimulator(seed="x"), GoProSimulator(seed="x")
-    ids_a = [a.library.add_video(), a.library.add_burst(), a.library.add_photo(raw=True)]
-    ids_b = [b.library.add_video(), b.library.add_burst(), b.library.add_photo(raw=True)]
+    ids_a = [a.library.add_video(), a.library.add_burst(), a.library.add_photo(raw=True),
+             a.library.add_edit()]
+    ids_b = [b.library.add_video(), b.library.add_burst(), b.library.add_photo(raw=True),
+             b.library.add_edit()]
     assert ids_a == ids_b
-    assert len(set(ids_a)) == 3
-    assert all(len(i) == 24 and all(c in "0123456789abcdef" for c in i) for i in ids_a)
+    assert len(set(ids_a)) == 4
+    short, long_ = ids_a[:3], ids_a[3]  # as in the real library (62NzWRrpPXm7o), 1 in 4 hex
+    assert all(len(i) == 13 and i.isalnum() and i.isascii() for i in short)
+    assert any(c.isupper() for i in short for c in i) and any(c.islower() for i in short for c in i)
+    assert len(long_) == 24 and all(c in "0123456789abcdef" for c in long_)
     assert GoProSimulator(seed="y").library.add_video() != ids_a[0]
 
 

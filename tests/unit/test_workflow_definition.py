@@ -102,3 +102,49 @@ def test_nothing_secret_is_passed_between_states() -> None:
 def test_bad_inputs_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         render(**bad)
+
+
+def test_every_dynamodb_step_retries_transient_errors_with_backoff() -> None:
+    states = render()["States"]
+    tasks = [s for s in walk(states) if "dynamodb" in str(s.get("Resource", ""))]  # type: ignore[arg-type]
+    assert len(tasks) >= 6  # TakeSlot, Queue, RetakeSlot, Claim, Unclaim, ReleaseLostSlot
+    must = {"DynamoDB.AmazonDynamoDBException", "DynamoDB.InternalServerErrorException",
+            "DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException"}
+    for task in tasks:
+        retriers = task["Retry"]  # type: ignore[index]
+        retried = {e for r in retriers for e in r["ErrorEquals"]}  # type: ignore[attr-defined]
+        assert must <= retried
+        assert "DynamoDB.ConditionalCheckFailedException" not in retried
+        assert all(r["BackoffRate"] > 1 and r["MaxAttempts"] >= 3 for r in retriers)  # type: ignore[index]
+
+
+def test_a_claim_that_keeps_failing_leaves_the_row_for_the_next_run() -> None:
+    states: dict[str, dict[str, object]] = render()["States"]  # type: ignore[assignment]
+    claim = states["Claim"]
+    params = claim["Parameters"]
+    assert "claimed_by = :me" in params["UpdateExpression"]  # type: ignore[index]
+    assert "claimed_by = :me" in params["ConditionExpression"]  # type: ignore[index]
+    assert params["ExpressionAttributeValues"][":me"] == {"S.$": "$$.Execution.Name"}  # type: ignore[index]
+    catches = {c["Next"]: c["ErrorEquals"] for c in claim["Catch"]}  # type: ignore[attr-defined]
+    assert catches == {"ReleaseLostSlot": ["DynamoDB.ConditionalCheckFailedException"],
+                       "Unclaim": ["States.ALL"]}
+    unclaim = states["Unclaim"]
+    assert unclaim["Next"] == "ReleaseLostSlot"
+    assert [c["Next"] for c in unclaim["Catch"]] == ["ReleaseLostSlot"]  # type: ignore[attr-defined]
+    assert states["ReleaseLostSlot"]["Next"] == "NotOurs"
+
+
+def test_a_slot_step_that_keeps_failing_never_strands_the_row_or_a_slot() -> None:
+    """After its retries, every step before Prepare ends where the row is recoverable (QUEUED
+    or stale PENDING, both swept by the next run) and this execution's slot stamp is given back."""
+    states: dict[str, dict[str, object]] = render()["States"]  # type: ignore[assignment]
+
+    def on_anything(name: str) -> str:
+        catches = states[name]["Catch"]
+        return next(c["Next"] for c in catches if c["ErrorEquals"] == ["States.ALL"])  # type: ignore[attr-defined,index]
+
+    assert on_anything("TakeSlot") == "Queue"
+    assert on_anything("Queue") == "ReleaseLostSlot"
+    assert on_anything("RetakeSlot") == "ReleaseLostSlot"
+    assert on_anything("Claim") == "Unclaim"
+    assert on_anything("Unclaim") == "ReleaseLostSlot"

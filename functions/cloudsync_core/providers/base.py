@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
-from ..models import ListFilters, MediaItem, SourceFile
+from ..models import ListFilters, MediaItem, Selection, SourceFile
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,15 @@ class CloudProvider(ABC):
         infers it from the answer. Raises ``DeletedAtSourceError`` when the medium is gone,
         ``InvalidMediaError`` when the answer holds no original.
         """
+
+    def select(self, listed: MediaItem) -> Selection:
+        """The originals of one listed medium, fresh, with what the listing lets us check.
+
+        Providers with their own rules override this (GoPro: its rule table, which may raise
+        ``NotMediaError`` for something that is not a medium, ``IncompleteMediumError`` when
+        the originals do not account for the listing); the default takes ``originals``.
+        """
+        return Selection(self.originals(listed.media_id, listed.media_type), rule="originals")
 
     @abstractmethod
     def account(self) -> dict[str, Any]:

@@ -1,35 +1,24 @@
 """The GoPro cloud, as /work/shared/gopro-api.md describes it (the web app's undocumented API).
 
 Listing: ``GET /media/search`` page by page. Originals: ``GET /media/{id}/download``, which
-answers with pre-signed CDN links (secrets: never logged, never in an error message). What
-counts as an original depends on the kind of medium:
-
-- video (ordinary or chaptered): one ``source`` variation per ``item_number``; never a proxy,
-  the ``concat`` join, a cover or ``files[0]``;
-- Burst / TimeLapse photos: one per ``files[]`` frame (their lone ``source`` is a cover);
-- photo: the ``source`` variation (``files[0]`` when there is none) plus a ``raw_photo`` (.GPR)
-  sidecar when present. Other sidecars (gpmf, zip...) are not originals.
-
-File ids and names (stable across fresh download answers):
-  ``source-N``    chapter N; ``GX010123.MP4`` -> ``GX0N0123.MP4`` (``G[HXL]`` + 2-digit chapter
-                  + 4-digit counter), other names ``stem_NN.ext`` when there are several chapters
-  ``frame-NNNN``  frame N of a burst / time-lapse: ``stem-NNNN.ext``
-  ``raw_photo-N`` the RAW sidecar: ``stem.GPR``
+answers with pre-signed CDN links (secrets: never logged, never in an error message). Which
+files of that answer are originals is decided by ONE rule table, by what the answer contains
+and never by the medium's type: ``gopro_originals.py``.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Final
 
 import requests
 
-from ..credentials import COOKIE_RELOGIN_HINT, OAUTH_RELOGIN_HINT, AccessGrant
+from ..credentials import COOKIE_RELOGIN_HINT, OAUTH_RELOGIN_HINT, AccessGrant, Channel
 from ..errors import (
+    AccountRefusedError,
     DeletedAtSourceError,
     InvalidMediaError,
     ReauthenticationRequiredError,
@@ -37,11 +26,14 @@ from ..errors import (
     TransientError,
     redact_url,
 )
-from ..http import RetryPolicy, new_session, request_with_retries
+from ..http import HttpRetryPolicy, backoff_delays, new_session, request_with_retries
 from ..keys import check_media_id
-from ..models import ListFilters, MediaItem, SourceFile
+from ..models import ListFilters, MediaItem, Selection, SourceFile
 from ..settings import Settings
 from .base import CloudProvider, Page
+from .gopro_originals import RULES, chapter_filename, frame_filename, select
+
+__all__ = ["RULES", "GoProProvider", "chapter_filename", "frame_filename", "select_originals"]
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +41,19 @@ ACCEPT: Final = "application/vnd.gopro.jk.media+json; version=2.0.0"
 PER_PAGE: Final = 100
 SEARCH_FIELDS: Final = (
     "id,filename,file_extension,type,captured_at,created_at,file_size,item_count,"
-    "source_duration,camera_model,width,height,ready_to_view,content_title"
+    "source_duration,camera_model,width,height,ready_to_view,content_title,"
+    "play_as,user_created,composition"
 )
+# Listing fields the selection needs again at archive time (kept in the tracker row).
+FACT_FIELDS: Final = ("play_as", "composition", "user_created")
+MAX_FACT_CHARS: Final = 32
 MAX_FILE_SIZE: Final = 1 << 40  # 1 TiB: anything bigger (or negative) is not a real size
 MAX_ITEM_COUNT: Final = 1_000_000
+# A 403 from the API can be passing bot blocking: tries before it counts as an account problem.
+FORBIDDEN_TRIES: Final = 3
 MAX_NAME_CHARS: Final = 1024  # raw names are kept, absurd lengths are not
 RANGE_START: Final = datetime(1970, 1, 1, tzinfo=UTC)
 RANGE_END: Final = datetime(2100, 1, 1, tzinfo=UTC)
-
-# Multi-shot photo types: every frame in files[] is an original.
-FRAME_TYPES: Final = frozenset({"burst", "timelapse", "continuous", "nightlapse"})
-PHOTO_TYPES: Final = frozenset({"photo"})
-PHOTO_EXTENSIONS: Final = frozenset({"jpg", "jpeg", "gpr", "png", "heic", "dng"})
-
-_CHAPTERED = re.compile(r"^(G[HXL])(\d{2})(\d{4})(\.[A-Za-z0-9]+)$", re.IGNORECASE)
-
-Kind = Literal["video", "frames", "photo"]
-
 
 # --- parsing helpers (pure) -----------------------------------------------------------------
 
@@ -131,6 +119,20 @@ def _ready(value: object) -> bool:
     return True  # missing: the listing asked for processing_states=ready
 
 
+def _facts(raw: dict[str, Any]) -> dict[str, str]:
+    """The listing facts the rule table reads later, as short plain words."""
+    facts: dict[str, str] = {}
+    for name in FACT_FIELDS:
+        value = raw.get(name)
+        if isinstance(value, bool):
+            facts[name] = "true" if value else "false"
+        elif isinstance(value, str) and value.strip():
+            facts[name] = "".join(c for c in value.strip().lower() if c.isalnum() or c in "_-")[
+                :MAX_FACT_CHARS
+            ]
+    return facts
+
+
 def parse_media_item(raw: object, provider: str = "gopro") -> MediaItem | str:
     """A ``MediaItem`` from one listed entry, or a log-safe reason to skip it."""
     if not isinstance(raw, dict):
@@ -149,6 +151,7 @@ def parse_media_item(raw: object, provider: str = "gopro") -> MediaItem | str:
         file_size=_size(raw.get("file_size")),
         item_count=_count(raw.get("item_count")),
         ready=_ready(raw.get("ready_to_view")),
+        facts=_facts(raw),
     )
 
 
@@ -158,154 +161,12 @@ def _int_or_none(value: object) -> int | None:
     return value
 
 
-def _link(value: object) -> str | None:
-    if isinstance(value, str) and value.startswith(("https://", "http://")):
-        return value
-    return None
-
-
-def _entries(embedded: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    value = embedded.get(key)
-    if not isinstance(value, list):
-        return []
-    return [v for v in value if isinstance(v, dict)]
-
-
-def _split(filename: str) -> tuple[str, str]:
-    """(stem, extension with its dot); names are single segments by now or only metadata."""
-    stem, dot, ext = filename.rpartition(".")
-    if not dot or not stem or not ext or "/" in ext or "\\" in ext:
-        return filename, ""
-    return stem, f".{ext}"
-
-
-def chapter_filename(filename: str, chapter: int, chapters: int) -> str:
-    """The name of chapter ``chapter`` of a video listed as ``filename``.
-
-    GoPro names chapters ``G[HXL]`` + 2-digit chapter + 4-digit counter: chapter 3 of
-    ``GX010123.MP4`` is ``GX030123.MP4``. Other names: kept for a single chapter, else
-    ``stem_NN.ext``.
-    """
-    match = _CHAPTERED.match(filename)
-    if match and 1 <= chapter <= 99:
-        prefix, _, counter, ext = match.groups()
-        return f"{prefix}{chapter:02d}{counter}{ext}"
-    if chapters <= 1 and chapter == 1:
-        return filename
-    stem, ext = _split(filename)
-    return f"{stem}_{chapter:02d}{ext}"
-
-
-def frame_filename(filename: str, frame: int) -> str:
-    stem, ext = _split(filename)
-    return f"{stem}-{frame:04d}{ext or '.JPG'}"
-
-
-def raw_filename(filename: str, index: int, count: int) -> str:
-    stem, _ = _split(filename)
-    return f"{stem}.GPR" if count <= 1 else f"{stem}_{index:02d}.GPR"
-
-
-def _kind(media_type: str | None, filename: str, files: int, sources: int) -> Kind:
-    kind = (media_type or "").strip().lower()
-    if kind in FRAME_TYPES:
-        return "frames"
-    if kind in PHOTO_TYPES:
-        return "photo"
-    if kind:
-        return "video"
-    # Unknown type: only a photo-like name makes this anything but a video.
-    ext = _split(filename)[1].lstrip(".").lower()
-    if ext in PHOTO_EXTENSIONS:
-        return "frames" if files > 1 and sources <= 1 else "photo"
-    return "video"
-
-
-def _numbered(entries: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
-    """(item number, entry), deduplicated by number (first wins), sorted. Entries without a
-    usable number take their 1-based position when that is free."""
-    out: dict[int, dict[str, Any]] = {}
-    for position, entry in enumerate(entries, start=1):
-        number = _int_or_none(entry.get("item_number"))
-        if number is None or number < 1:
-            number = position
-        out.setdefault(number, entry)
-    return sorted(out.items())
-
-
-def _frames(files: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
-    """Every frame, numbered by ``item_number`` when those are all present and distinct, else
-    by position: a frame is never dropped for a duplicate number."""
-    numbers = [_int_or_none(f.get("item_number")) for f in files]
-    if all(n is not None and n >= 1 for n in numbers) and len(set(numbers)) == len(numbers):
-        return sorted(
-            ((n, f) for n, f in zip(numbers, files, strict=True) if n is not None),
-            key=lambda pair: pair[0],
-        )
-    return list(enumerate(files, start=1))
-
-
-def _source_file(
-    file_id: str, number: int, label: str, filename: str, entry: dict[str, Any]
-) -> SourceFile:
-    url = _link(entry.get("url"))
-    if url is None:
-        raise InvalidMediaError(f"the download answer gives {file_id} no usable link")
-    return SourceFile(
-        file_id=file_id,
-        item_number=number,
-        label=label,
-        filename=filename,
-        url=url,
-        head_url=_link(entry.get("head")),
-    )
-
-
 def select_originals(
     media_id: str, answer: object, media_type: str | None = None
 ) -> list[SourceFile]:
-    """The originals described by one ``/media/{id}/download`` answer (pure; see module doc)."""
-    if not isinstance(answer, dict):
-        raise InvalidMediaError(f"medium {media_id}: the download answer is not an object")
-    embedded = answer.get("_embedded")
-    embedded = embedded if isinstance(embedded, dict) else {}
-    files = _entries(embedded, "files")
-    variations = _entries(embedded, "variations")
-    sidecars = _entries(embedded, "sidecar_files")
-    sources = [v for v in variations if v.get("label") == "source"]
-    filename = _text(answer.get("filename"))
-    kind = _kind(media_type, filename or "", len(files), len(sources))
-    if filename is None:
-        default_ext = "JPG" if kind != "video" else "MP4"
-        ext = _text(sources[0].get("type"), 8) if sources else None
-        filename = f"{media_id}.{ext or default_ext}"
-
-    originals: list[SourceFile] = []
-    if kind == "frames":
-        for number, entry in _frames(files):
-            originals.append(
-                _source_file(
-                    f"frame-{number:04d}", number, "frame", frame_filename(filename, number), entry
-                )
-            )
-    else:
-        chapters = _numbered(sources)
-        for number, entry in chapters:
-            name = chapter_filename(filename, number, len(chapters))
-            originals.append(_source_file(f"source-{number}", number, "source", name, entry))
-        if kind == "photo":
-            if not chapters and files:
-                originals.append(_source_file("source-1", 1, "file", filename, files[0]))
-            raws = [s for s in sidecars if s.get("label") == "raw_photo"]
-            for index, entry in enumerate(raws, start=1):
-                name = raw_filename(filename, index, len(raws))
-                file_id = f"raw_photo-{index}"
-                originals.append(_source_file(file_id, index, "raw_photo", name, entry))
-    if not originals:
-        raise InvalidMediaError(
-            f"medium {media_id}: the download answer lists no original ({kind})"
-        )
-    return originals
+    """The originals of one ``/media/{id}/download`` answer, the listing unknown (pure)."""
+    listed = MediaItem("gopro", media_id, None, media_type, None, None, None)
+    return select(media_id, answer, listed).originals
 
 
 # --- the provider ---------------------------------------------------------------------------
@@ -320,15 +181,16 @@ class GoProProvider(CloudProvider):
         settings: Settings,
         grant: AccessGrant,
         session: requests.Session | None = None,
-        retry: RetryPolicy | None = None,
+        retry: HttpRetryPolicy | None = None,
         per_page: int = PER_PAGE,
     ) -> None:
         super().__init__()
         self._base = settings.gopro_api_url.rstrip("/")
         self._grant = grant
         self._session = session or new_session(8)
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or HttpRetryPolicy()
         self._per_page = per_page
+        self._include_renders = settings.include_renders
 
     # --- requests -------------------------------------------------------------------------
 
@@ -339,11 +201,20 @@ class GoProProvider(CloudProvider):
         params: dict[str, str] | None = None,
         gone: type[Exception] | None = None,
     ) -> Any:
-        """GET one API resource as JSON: auth per mode, one renewal after a 401, retries."""
+        """GET one API resource as JSON: auth per mode, retries, and the account's refusals.
+
+        A 401 is answered by one renewal; a 403 (bot blocking can pass) by a few spaced tries.
+        Either refusal that persists is an ``AccountProblemError``: the stack pauses, no medium
+        is blamed. In cookie mode a refused cookie is first tried once as a Bearer header.
+        """
         url = self._base + path
-        for renewed in (False, True):
+        renewed = False
+        forbidden = 0
+        delays = backoff_delays(self._retry.base, self._retry.cap, rng=self._retry.rng)
+        while True:
             headers = {"Accept": ACCEPT}
             cookies: dict[str, str] = {}
+            channel = self._grant.channel
             generation = self._grant.apply(headers, cookies)
             response = request_with_retries(
                 self._session,
@@ -357,30 +228,64 @@ class GoProProvider(CloudProvider):
                 allow_redirects=False,  # credentials must not follow a redirect elsewhere
             )
             status = response.status_code
-            if status == 401:
+            if status in (401, 403):
                 response.close()
-                if not renewed:
-                    log.info("%s: GoPro answered 401; renewing the credentials once", what)
-                    self._grant.renew(generation)
+                if self._grant.refused(channel):
+                    log.info("%s: GoPro refused the token as %s; trying the other way", what,
+                             channel)
                     continue
-                hint = OAUTH_RELOGIN_HINT if self._grant.mode == "oauth" else COOKIE_RELOGIN_HINT
-                raise ReauthenticationRequiredError(
-                    f"{what}: GoPro refused the renewed credentials (401): {hint}"
-                )
-            if 200 <= status < 300:
-                try:
-                    return response.json()
-                except ValueError as e:
-                    raise TransientError(
-                        f"{what}: {redact_url(url)} answered {status} with something not JSON"
-                    ) from e
-                finally:
-                    response.close()
-            response.close()
-            if status == 404 and gone is not None:
-                raise gone(f"{what}: {redact_url(url)} answered 404: gone at the source")
-            raise SourceRequestError(f"{what}: {redact_url(url)} answered HTTP {status}")
-        raise AssertionError("unreachable")  # pragma: no cover
+            if status == 401:
+                if renewed:
+                    hint = OAUTH_RELOGIN_HINT if self._grant.mode == "oauth" else (
+                        COOKIE_RELOGIN_HINT)
+                    raise ReauthenticationRequiredError(
+                        f"{what}: GoPro refused the renewed credentials (401): {hint}"
+                    )
+                log.info("%s: GoPro answered 401; renewing the credentials once", what)
+                self._grant.renew(generation)
+                renewed = True
+                continue
+            if status == 403:
+                forbidden += 1
+                self._wait_out_403(what, forbidden, next(delays))
+                continue
+            return self._json_or_error(response, url, what, gone, channel)
+
+    def _wait_out_403(self, what: str, tries: int, delay: float) -> None:
+        """Bot blocking can pass: wait and try again, a few times; then it is the account's."""
+        if tries >= FORBIDDEN_TRIES:
+            raise AccountRefusedError(
+                f"{what}: GoPro refused the account (403) {tries} times in a row: bot blocking "
+                "or a locked account; check that you can open your library at gopro.com, then "
+                "run `cloudsync sync`"
+            )
+        log.warning("%s: GoPro answered 403 (try %d/%d); waiting %.2fs", what, tries,
+                    FORBIDDEN_TRIES, delay)
+        self._retry.sleep(delay)
+
+    def _json_or_error(
+        self,
+        response: requests.Response,
+        url: str,
+        what: str,
+        gone: type[Exception] | None,
+        channel: Channel,
+    ) -> Any:
+        status = response.status_code
+        if 200 <= status < 300:
+            self._grant.accepted(channel)
+            try:
+                return response.json()
+            except ValueError as e:
+                raise TransientError(
+                    f"{what}: {redact_url(url)} answered {status} with something not JSON"
+                ) from e
+            finally:
+                response.close()
+        response.close()
+        if status == 404 and gone is not None:
+            raise gone(f"{what}: {redact_url(url)} answered 404: gone at the source")
+        raise SourceRequestError(f"{what}: {redact_url(url)} answered HTTP {status}")
 
     # --- the contract ---------------------------------------------------------------------
 
@@ -426,12 +331,20 @@ class GoProProvider(CloudProvider):
             yield Page(number=number, items=items, returned=len(raw_items), total_pages=total)
 
     def originals(self, media_id: str, media_type: str | None = None) -> list[SourceFile]:
-        check_media_id(media_id)
+        listed = MediaItem(self.name, media_id, None, media_type, None, None, None)
+        return self.select(listed).originals
+
+    def select(self, listed: MediaItem) -> Selection:
+        """The originals of one listed medium from a fresh download answer (the rule table).
+
+        Only the API says a medium is gone: a 404 here is ``DeletedAtSourceError``.
+        """
+        media_id = check_media_id(listed.media_id)
         answer = self._get_json(
             f"/media/{media_id}/download", f"download answer of {media_id}",
             gone=DeletedAtSourceError,
         )
-        return select_originals(media_id, answer, media_type)
+        return select(media_id, answer, listed, include_renders=self._include_renders)
 
     def account(self) -> dict[str, Any]:
         body = self._get_json("/media/user", "account check")

@@ -1,4 +1,7 @@
-"""A caught failure: record it on the row (typed), clean up, and count it in the run."""
+"""A caught failure: record it on the row (typed), clean up, and count it in the run.
+
+An account problem is no failure of the medium: it pauses the stack and parks the medium.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ from .. import errors
 from ..events import StepFailure
 from ..observability import MetricUnit, emit, logger, scrub
 from ..services import Services
-from ..tracker import DELETED_AT_SOURCE, FAILED, Outcome
+from ..tracker import DELETED_AT_SOURCE, FAILED, SKIPPED, Outcome
 from ..transfer import abort_upload
+from .account import is_account_problem, pause_stack
 from .summary import after_finish
 
 MAX_MESSAGE = 500
+PAUSED = "PAUSED"  # the outcome of a parked medium (its row is QUEUED for the next run)
 
 
 def _message(cause: str) -> str:
@@ -31,14 +36,36 @@ def _is_transient(error_type: str) -> bool:
     )
 
 
+def park(services: Services, failure: StepFailure) -> Outcome:
+    """An account problem, not the medium's: the stack pauses (one alert for the pause) and
+    the medium waits for the next run as QUEUED, its attempt given back, its retry budget and
+    uploads untouched, never FAILED. Parking wakes no queued medium (they would only park)."""
+    step = failure.step
+    tracker = services.tracker
+    if failure.error_type != errors.AccountPausedError.__name__:  # else: already paused
+        pause_stack(services, step.provider, failure.error_type, _message(failure.cause))
+    if not tracker.park(step.provider, step.media_id, step.wake, run_id=step.run_id or None):
+        return Outcome(status="NOT_OURS", run_complete=False)
+    tracker.release_slot(step.provider, step.media_id)
+    logger.warning(
+        "medium parked: the stack is paused",
+        extra={"media_id": step.media_id, "error_type": failure.error_type},
+    )
+    complete = bool(step.run_id) and tracker.claim_run_completion(step.run_id)
+    return Outcome(status=PAUSED, run_complete=complete)
+
+
 def mark_failed(services: Services, failure: StepFailure) -> Outcome:
     step = failure.step
     tracker = services.tracker
     row = tracker.get(step.provider, step.media_id)
     if row is None or row.wake != step.wake:
         return Outcome(status="NOT_OURS", run_complete=False)
+    if is_account_problem(failure.error_type):
+        return park(services, failure)
     deleted = failure.error_type == errors.DeletedAtSourceError.__name__
-    status = DELETED_AT_SOURCE if deleted else FAILED
+    skipped = failure.error_type == errors.NotMediaError.__name__  # an edit project, a render
+    status = DELETED_AT_SOURCE if deleted else SKIPPED if skipped else FAILED
     # Retries spent on a transient error keep the uploads so the next run resumes them;
     # a permanent error (or a deleted medium) leaves no incomplete upload behind.
     if not _is_transient(failure.error_type):
@@ -60,6 +87,8 @@ def mark_failed(services: Services, failure: StepFailure) -> Outcome:
         return Outcome(status="NOT_OURS", run_complete=False)
     if deleted:
         logger.info("medium deleted at the source", extra={"media_id": step.media_id})
+    elif skipped:
+        logger.info("not a medium to archive: skipped", extra={"media_id": step.media_id})
     else:
         emit(
             "SyncFailures",

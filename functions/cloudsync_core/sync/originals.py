@@ -1,7 +1,8 @@
 """A medium's originals as archive targets: keys, metadata, tags, and fresh source links.
 
 Links expire (minutes to an hour) and are secrets, so they are fetched inside each invocation,
-cached only for that container's short life, and refreshed after a CDN 403.
+cached only for that container's short life, and refreshed after a CDN 403, 404 or 410 (only
+the API, answering 404 to the fresh request, can say the medium is gone).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from urllib.parse import quote
 
 from ..errors import InvalidMediaError
 from ..keys import object_key
-from ..models import SourceFile
+from ..models import MediaItem, Selection, SourceFile
 from ..providers import CloudProvider
+from ..tracker import MediaRow
 
 LINK_TTL_S = 300.0  # well inside the shortest link lifetime seen in practice
 SOURCE_TAGS = {"gopro": "GoPro"}  # the seed's Source tag values
@@ -71,8 +73,27 @@ def targets(
     return result
 
 
+def listed_from_row(row: MediaRow) -> MediaItem:
+    """The medium as it was listed, from its tracker row (what the provider's rules read)."""
+    return MediaItem(
+        provider=row.provider,
+        media_id=row.media_id,
+        filename=row.filename,
+        media_type=row.media_type,
+        captured_at=row.captured,
+        created_at=None,
+        file_size=row.listed_size,
+        item_count=row.item_count,
+        facts=dict(row.facts),
+    )
+
+
 class LinkCache:
-    """Fresh download answers for one medium, shared by the threads of one invocation."""
+    """Fresh download answers for one medium, shared by the threads of one invocation.
+
+    Every step that reads originals must judge the answer with the same listing facts (or two
+    steps could pick different originals): build it with ``for_row``.
+    """
 
     def __init__(
         self,
@@ -80,25 +101,39 @@ class LinkCache:
         media_id: str,
         media_type: str | None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        listed: MediaItem | None = None,
     ) -> None:
         self._provider = provider
-        self._media_id = media_id
-        self._media_type = media_type
+        self._listed = listed or MediaItem(
+            provider.name, media_id, None, media_type, None, None, None
+        )
         self._clock = clock
         self._lock = threading.Lock()
         self._files: dict[str, SourceFile] = {}
+        self._selection: Selection | None = None
         self._fetched_at = float("-inf")
 
-    def _fetch(self) -> None:
-        originals = self._provider.originals(self._media_id, self._media_type)
-        self._files = {o.file_id: o for o in originals}
+    @classmethod
+    def for_row(cls, provider: CloudProvider, row: MediaRow) -> LinkCache:
+        return cls(provider, row.media_id, row.media_type, listed=listed_from_row(row))
+
+    def _fetch(self) -> Selection:
+        selection = self._provider.select(self._listed)
+        self._selection = selection
+        self._files = {o.file_id: o for o in selection.originals}
         self._fetched_at = self._clock()
+        return selection
+
+    def selection(self) -> Selection:
+        """The provider's latest choice (fetched when stale): originals, rule, sizes to check."""
+        with self._lock:
+            if self._selection is None or self._clock() - self._fetched_at > LINK_TTL_S:
+                return self._fetch()
+            return self._selection
 
     def all(self) -> list[SourceFile]:
-        with self._lock:
-            if self._clock() - self._fetched_at > LINK_TTL_S:
-                self._fetch()
-            return list(self._files.values())
+        return list(self.selection().originals)
 
     def get(self, file_id: str) -> SourceFile:
         with self._lock:
@@ -110,7 +145,7 @@ class LinkCache:
         return found
 
     def refresh(self, file_id: str) -> str:
-        """A new link for ``file_id`` (after a 403): a fresh download answer."""
+        """A new link for ``file_id`` (after a CDN 403, 404 or 410): a fresh download answer."""
         with self._lock:
             self._fetch()
         return self.get(file_id).url

@@ -12,10 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidMediaError
+from ..errors import IncompleteMediumError, InvalidMediaError
 from ..events import MediumStep, WorkUnit
 from ..models import SourceFile
 from ..observability import logger
+from ..providers.gopro_originals import size_shortfall
 from ..services import Services
 from ..tracker import parse_iso
 from ..transfer import (
@@ -27,6 +28,10 @@ from ..transfer import (
     start_upload,
     uploaded_parts,
 )
+from ..transfer.origin import plan_origin
+from ..transfer.s3ops import abort_unrecorded_uploads
+from .account import raise_if_paused
+from .origin_check import create_metadata, parts_to_send, plan_fields, restarts, source_changed
 from .originals import LinkCache, Target, targets
 from .source import open_provider
 
@@ -44,9 +49,29 @@ class FilePlan:
     parts_done: int
 
 
-def _probe(original: SourceFile) -> SourceInfo:
-    with HttpRangeSource(original.url, head_url=original.head_url) as source:
+def _probe(links: LinkCache, original: SourceFile) -> SourceInfo:
+    """Size and Range support; a refused link (CDN 403/404/410) gets one fresh answer."""
+    with HttpRangeSource(
+        original.url,
+        head_url=original.head_url,
+        refresh_link=lambda: links.refresh(original.file_id),
+    ) as source:
         return source.probe()
+
+
+def check_sizes(expected: int | None, originals: list[SourceFile], infos: list[SourceInfo],
+                done: dict[str, int]) -> None:
+    """The originals' sizes account for the listing's ``file_size`` where the rules say they
+    should (chapters, numbered time-lapse frames), within the listing's usual drift."""
+    if not expected:
+        return
+    found = sum(done.values()) + sum(i.size for i in infos)
+    lacking = size_shortfall(expected, found)
+    if lacking:
+        raise IncompleteMediumError(
+            f"the {len(originals)} originals found weigh {found} bytes where the listing says "
+            f"{expected}: {lacking} bytes beyond its usual drift are missing"
+        )
 
 
 def plan_file(
@@ -62,14 +87,17 @@ def plan_file(
         raise InvalidMediaError(
             f"original {original.file_id} is {info.size} bytes: over S3's limit"
         )
-    if prior and (prior.get("size") != info.size or prior.get("key") != target.key):
+    ours = choose_part_size(info.size, settings.part_size_mib)
+    origin = plan_origin(info.etag, info.size, ours)  # cut on the origin's parts (its ETag)
+    restart_count = restarts(prior)
+    if prior and (prior.get("size") != info.size or prior.get("key") != target.key
+                  or source_changed(prior, info)
+                  or (origin.needs_md5s and prior.get("origin_part") != origin.part_size)):
         # The source changed (reprocessed) since the upload began: start that file again.
         if prior.get("upload_id"):
             abort_upload(services.s3, settings.bucket, str(prior["key"]), str(prior["upload_id"]))
         prior = None
-    part_size = (
-        int(prior["part_size"]) if prior else choose_part_size(info.size, settings.part_size_mib)
-    )
+    part_size = int(prior["part_size"]) if prior else (origin.part_size or ours)
     count = part_count(info.size, part_size)
     upload: dict[str, Any] = {
         "key": target.key,
@@ -79,19 +107,28 @@ def plan_file(
         "upload_id": None,
     }
     if count <= 1:  # one PutObject: cheaper than a multipart upload of one part
+        upload.update(plan_fields(origin, info, prior, False, restart_count))
         return FilePlan(upload, [WorkUnit(original.file_id, 1, 1)], 0)
 
     upload_id = start_upload(
         services.s3,
         settings.bucket,
         target.key,
-        target.metadata,
+        {**target.metadata, **create_metadata(origin)},
         target.tagging,
         prior.get("upload_id") if prior else None,
     )
     upload["upload_id"] = upload_id
+    # An earlier attempt of this step may have created an upload and lost it (its create's
+    # answer, or a later call, failed before the plan was saved): only the recorded one lives.
+    stray = abort_unrecorded_uploads(services.s3, settings.bucket, target.key, keep=upload_id)
+    if stray:
+        logger.info("unrecorded uploads aborted",
+                    extra={"media_id": target.metadata.get("media-id"), "uploads": len(stray)})
+    resumed = bool(prior) and upload_id == (prior or {}).get("upload_id")
+    upload.update(plan_fields(origin, info, prior, resumed, restart_count))
     done = uploaded_parts(services.s3, settings.bucket, target.key, upload_id)
-    missing = [n for n in range(1, count + 1) if n not in done]
+    missing = parts_to_send(upload, count, done)
     if not missing:
         return FilePlan(upload, [], len(done))
     if not info.ranges:  # the source ignores Range: one sequential pass over the whole file
@@ -135,8 +172,11 @@ def prepare_medium(
     settings = services.settings
     tracker = services.tracker
     row = tracker.owned(step.provider, step.media_id, step.wake)
+    raise_if_paused(services)  # an account problem stopped the stack: ask the source nothing
     provider = open_provider(services, step.provider)
-    originals = LinkCache(provider, step.media_id, row.media_type).all()
+    links = LinkCache.for_row(provider, row)
+    selection = links.selection()  # NotMediaError / IncompleteMediumError end it here
+    originals = selection.originals
     if not originals:
         raise InvalidMediaError("the source lists no original file for this medium")
     where = targets(step.provider, step.media_id, parse_iso(row.captured_at), originals)
@@ -150,7 +190,11 @@ def prepare_medium(
             uploads[original.file_id] = row.uploads[original.file_id]
             progress += 1
     with ThreadPoolExecutor(PROBE_THREADS) as pool:
-        infos = list(pool.map(_probe, todo))
+        infos = list(pool.map(lambda o: _probe(links, o), todo))
+    done_sizes = {
+        o.file_id: int(row.uploads[o.file_id]["size"]) for o in originals if o not in todo
+    }
+    check_sizes(selection.expected_bytes, originals, infos, done_sizes)
     for original, info in zip(todo, infos, strict=True):
         plan = plan_file(
             services, original, where[original.file_id], info, row.uploads.get(original.file_id)
@@ -175,6 +219,7 @@ def prepare_medium(
             "files": result["files"],
             "bytes": result["bytes"],
             "slices": len(result["slices"]),
+            "rule": selection.rule,
         },
     )
     return result

@@ -3,6 +3,12 @@
 The four steps of the rotation protocol. ``createSecret`` reuses the Authenticator with a store
 that reads AWSCURRENT and writes AWSPENDING, so renewal logic exists once. Browser tokens cannot
 be renewed: their version is carried over unchanged (the lister alerts when they expire).
+
+The secret is empty until ``cloudsync login``, yet Secrets Manager tests the rotation function
+(its ``testSecret`` step) as soon as rotation is switched on, i.e. during ``pulumi up``. With
+nothing stored every step succeeds doing nothing, says why in the log, and never promotes an
+empty version; a version AWS left with the AWSPENDING label is unlabelled so the next rotation
+(after the login) is not refused as "still in progress".
 """
 
 from __future__ import annotations
@@ -18,13 +24,14 @@ from ..credentials import (
     SecretStore,
     StoredCredentials,
 )
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, CredentialsMissingError
 from ..http import new_session
 from ..observability import logger
 from ..providers import create_provider
 from ..services import Services
 
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
+NOTHING_STORED = "no credentials are stored yet (`cloudsync login` stores them): nothing to rotate"
 
 
 class _PendingStore:
@@ -50,6 +57,7 @@ class _PendingStore:
 
 
 def _pending(services: Services, secret_id: str, token: str) -> StoredCredentials | None:
+    """The rotation's new version, or None when it is missing or holds nothing usable."""
     try:
         answer = services.secrets.get_secret_value(
             SecretId=secret_id, VersionId=token, VersionStage="AWSPENDING"
@@ -58,40 +66,83 @@ def _pending(services: Services, secret_id: str, token: str) -> StoredCredential
         if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             return None
         raise
-    return StoredCredentials.from_json(answer.get("SecretString"))
+    try:
+        return StoredCredentials.from_json(answer.get("SecretString"))
+    except CredentialsMissingError:
+        return None
+
+
+def _current(services: Services, secret_id: str) -> StoredCredentials | None:
+    """The stored credentials (AWSCURRENT), or None before the first login."""
+    try:
+        return SecretStore(services.secrets, secret_id).load()
+    except CredentialsMissingError:
+        return None
+
+
+def _skip(step: Step, secret_id: str) -> None:
+    logger.info(f"rotation {step}: {NOTHING_STORED}", extra={"secret_id": secret_id})
 
 
 def rotate(services: Services, secret_id: str, token: str, step: Step) -> None:
-    settings = services.settings
     if step == "createSecret":
-        if _pending(services, secret_id, token) is not None:
-            return  # a retried step: the new version exists
-        store = _PendingStore(services, secret_id, token)
-        Authenticator(store, GoProTokenClient(settings, new_session(2))).ensure_fresh(
-            min_valid_seconds=float("inf")
-        )
-        if not store.written:  # browser token: nothing to renew, carry it over
-            logger.warning("browser tokens cannot be rotated; keeping the current one")
-            store.save(store.load())
+        _create(services, secret_id, token)
     elif step == "testSecret":
-        pending = _pending(services, secret_id, token)
-        if pending is None:
-            raise ConfigurationError("rotation: the pending version is missing")
-        provider = create_provider(
-            pending.provider, settings=settings, grant=AccessGrant(pending), session=new_session(2)
-        )
-        provider.account()  # refuses with AuthError if the new tokens do not work
+        _test(services, secret_id, token)
     elif step == "finishSecret":
-        described = services.secrets.describe_secret(SecretId=secret_id)
-        for version, stages in described.get("VersionIdsToStages", {}).items():
-            if "AWSCURRENT" in stages:
-                if version == token:
-                    return
-                services.secrets.update_secret_version_stage(
-                    SecretId=secret_id,
-                    VersionStage="AWSCURRENT",
-                    MoveToVersionId=token,
-                    RemoveFromVersionId=version,
-                )
-                return
+        _finish(services, secret_id, token)
     # setSecret: the provider issued the tokens itself; there is nothing to set.
+
+
+def _create(services: Services, secret_id: str, token: str) -> None:
+    if _pending(services, secret_id, token) is not None:
+        return  # a retried step: the new version exists
+    if _current(services, secret_id) is None:
+        _skip("createSecret", secret_id)
+        return
+    store = _PendingStore(services, secret_id, token)
+    Authenticator(store, GoProTokenClient(services.settings, new_session(2))).ensure_fresh(
+        min_valid_seconds=float("inf")
+    )
+    if not store.written:  # browser token: nothing to renew, carry it over
+        logger.warning("browser tokens cannot be rotated; keeping the current one")
+        store.save(store.load())
+
+
+def _test(services: Services, secret_id: str, token: str) -> None:
+    pending = _pending(services, secret_id, token)
+    if pending is None:
+        if _current(services, secret_id) is None:
+            _skip("testSecret", secret_id)
+            return
+        raise ConfigurationError("rotation: the pending version is missing")
+    provider = create_provider(
+        pending.provider,
+        settings=services.settings,
+        grant=AccessGrant(pending),
+        session=new_session(2),
+    )
+    provider.account()  # refuses with AuthError if the new tokens do not work
+
+
+def _finish(services: Services, secret_id: str, token: str) -> None:
+    described = services.secrets.describe_secret(SecretId=secret_id)
+    stages_of = described.get("VersionIdsToStages", {})
+    if _pending(services, secret_id, token) is None:
+        _skip("finishSecret", secret_id)
+        if "AWSPENDING" in stages_of.get(token, []):  # an empty version AWS made for the test
+            services.secrets.update_secret_version_stage(
+                SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token
+            )
+        return
+    for version, stages in stages_of.items():
+        if "AWSCURRENT" in stages:
+            if version == token:
+                return
+            services.secrets.update_secret_version_stage(
+                SecretId=secret_id,
+                VersionStage="AWSCURRENT",
+                MoveToVersionId=token,
+                RemoveFromVersionId=version,
+            )
+            return

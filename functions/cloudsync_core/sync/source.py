@@ -1,19 +1,25 @@
 """Opening the source: credentials from Secrets Manager, a fresh-enough token, a provider.
 
-An authentication failure a person must fix is published to the alerts topic at once, with
-what to do, besides the AuthenticationFailure metric the alarm watches.
+An account problem (a refused refresh, missing credentials, the API refusing the account) is
+raised typed, with the AuthenticationFailure metric the alarm watches. It pauses the whole stack
+with ONE alert saying what to do (``account.pause_stack``) where it ends: in the lister
+(``account_guard``) or, for a workflow step, in the failure path that parks the medium. The
+steps themselves need no right to write the table or publish.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..credentials import AccessGrant, Authenticator, GoProTokenClient, SecretStore
-from ..errors import AuthError
+from ..errors import AccountProblemError
 from ..http import new_session
-from ..observability import MetricUnit, emit, logger, register_secret
+from ..observability import MetricUnit, emit, register_secret
 from ..providers import CloudProvider, create_provider
 from ..services import Services
+from .account import pause_stack
 
 
 def authenticator(services: Services) -> Authenticator:
@@ -23,26 +29,22 @@ def authenticator(services: Services) -> Authenticator:
     return Authenticator(store, GoProTokenClient(settings, new_session(4)))
 
 
-def _alert(services: Services, provider: str, error: AuthError) -> None:
-    if not services.settings.topic_arn:
-        return
+@contextmanager
+def account_guard(services: Services, provider: str) -> Iterator[None]:
+    """An account problem raised inside pauses the stack (one alert per pause), then goes on."""
     try:
-        services.sns.publish(
-            TopicArn=services.settings.topic_arn,
-            Subject="GoPro Sync needs you: log in again",
-            Message=f"cloudsync cannot reach your {provider} library: {error}",
-        )
-    except Exception:  # noqa: BLE001 (the alarm on AuthenticationFailure still fires)
-        logger.exception("could not publish the authentication alert")
+        yield
+    except AccountProblemError as e:
+        pause_stack(services, provider, type(e).__name__, str(e))
+        raise
 
 
 def fresh_grant(services: Services, provider: str, min_valid_s: int) -> AccessGrant:
-    """A grant valid for ``min_valid_s`` seconds, or a typed error (alerted) saying what to do."""
+    """A grant valid for ``min_valid_s`` seconds, or a typed error saying what to do."""
     try:
         grant = authenticator(services).ensure_fresh(min_valid_seconds=min_valid_s)
-    except AuthError as e:
+    except AccountProblemError:
         emit("AuthenticationFailure", 1, MetricUnit.Count, Provider=provider)
-        _alert(services, provider, e)
         raise
     for secret in grant.secrets():
         register_secret(secret)

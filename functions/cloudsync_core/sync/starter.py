@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..aws import translate
-from ..events import BadEventError
+from ..errors import BadEventError
 from ..services import Services
 from ..tracker import PENDING, plain
 

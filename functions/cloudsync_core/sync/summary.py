@@ -1,4 +1,8 @@
-"""Run fan-in and the summary message (the seed's SNS text, with the failures listed)."""
+"""Run fan-in and the summary message (the seed's SNS text, with the failures listed).
+
+A run sends its summary when something needs a person: a medium failed, or an execution died at
+the workflow's time limit (TIMED_OUT runs no Catch; the next run's sweep counts and re-queues it).
+"""
 
 from __future__ import annotations
 
@@ -34,8 +38,19 @@ def summary_text(run: RunRecord, failures: list[tuple[str, str, str]]) -> tuple[
         f"Execution: {run.run_id}",
         "",
         f"Archived: {run.completed} media ({run.bytes / 1e9:.2f} GB); "
-        f"deleted at the source: {run.deleted}; failed: {run.failed}.",
+        f"deleted at the source: {run.deleted}; failed: {run.failed}; "
+        f"skipped (edit projects, share renders): {run.skipped_media}.",
+        f"GoPro's own checksum (origin ETag): {run.origin_match} files match, "
+        f"{run.origin_unknown} could not be checked; a mismatch is never archived.",
     ]
+    if run.timed_out:
+        lines += [
+            "",
+            f"Timed out: {run.timed_out} workflow execution(s) reached the time limit and were "
+            "swept by a later run (queued again within the retry budget, else failed as "
+            "States.Timeout). Many of these mean the transfers are slower than the time budget "
+            "allows: lower timeBudgetSeconds or partSizeMib.",
+        ]
     if failures:
         lines += ["", "Failed media (provider/media id: error):"]
         lines += [f"- {p}/{m}: {kind}" for p, m, kind in failures[:MAX_LISTED_FAILURES]]
@@ -61,7 +76,7 @@ def publish_summary(services: Services, run_id: str) -> bool:
 def send_summary(tracker: Tracker, sns: SNSClient, topic_arn: str, run_id: str) -> bool:
     """``publish_summary`` for callers without a function's settings (the CLI's resync)."""
     run = tracker.get_run(run_id)
-    if run is None or not run.failed:
+    if run is None or not (run.failed or run.timed_out):
         logger.info("run finished cleanly", extra={"run_id": run_id})
         return False
     subject, message = summary_text(run, run_failures(tracker, run))
@@ -69,5 +84,6 @@ def send_summary(tracker: Tracker, sns: SNSClient, topic_arn: str, run_id: str) 
         sns.publish(TopicArn=topic_arn, Subject=subject, Message=message)
     except Exception as e:
         raise translate(e, "publish run summary") from e
-    logger.warning("run finished with failures", extra={"run_id": run_id, "failed": run.failed})
+    logger.warning("run summary sent", extra={"run_id": run_id, "failed": run.failed,
+                                              "timed_out": run.timed_out})
     return True

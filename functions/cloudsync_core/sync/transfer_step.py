@@ -1,4 +1,12 @@
-"""One Map iteration: move a slice's parts from the source into S3 before the deadline."""
+"""One Map iteration: move a slice's parts from the source into S3 before the deadline.
+
+Every read is pinned to the version prepare probed (``origin_check.pin_of``) and bounded in
+wall-clock time (``SOURCE_POLICY``). Each part's MD5 goes into the upload record when the file
+is cut on the origin's parts; a file small enough to move whole is checked against the origin's
+ETag here, before anything is written. A source that changed under the transfer gets its upload
+aborted and its record flagged: finalize sends the medium round again and prepare starts that
+file anew, so two versions are never spliced into one object.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +14,33 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..events import TransferSlice
+from ..errors import OriginChecksumMismatchError, SourceChangedError
+from ..events import TransferSlice, WorkUnit
+from ..models import SourceFile
+from ..observability import logger
 from ..services import Services
-from ..tracker import parse_iso
+from ..tracker import MediaRow, parse_iso
 from ..transfer import (
     HttpRangeSource,
+    SourceReadPolicy,
+    TransferReport,
+    abort_upload,
     part_ranges,
     put_small,
     transfer_parts,
     transfer_stream,
 )
-from .originals import LinkCache, targets
+from ..transfer.origin import MISMATCH, verify_whole
+from .origin_check import md5_numbers, pin_of
+from .originals import LinkCache, Target, targets
 from .source import open_provider
 
 SAFETY_MARGIN_S = 10.0  # leave time to report back before Lambda's own timeout
 EXPRESS_LIMIT_S = 300.0  # an Express execution ends here, whatever runs in it
 FINALIZE_S = 30.0  # kept for finalize and the run fan-in after the Map
+# How long a source read may take: 30 s per socket read and a body at 256 KiB/s at least
+# (a 16 MiB part in 94 s), never past the step's hard deadline. Tests shrink it.
+SOURCE_POLICY = SourceReadPolicy()
 
 
 def transfer_slice(
@@ -40,7 +59,7 @@ def transfer_slice(
     execution_limit = request.deadline - settings.time_budget_s + EXPRESS_LIMIT_S - FINALIZE_S
     deadline = mono + max(0.0, min(request.deadline, lambda_limit) - now)
     hard_deadline = mono + max(0.0, min(execution_limit, lambda_limit) - now)
-    links = LinkCache(open_provider(services, request.provider), request.media_id, row.media_type)
+    links = LinkCache.for_row(open_provider(services, request.provider), row)
     # Metadata and tags of every original (for the small ones this step writes whole).
     where = targets(request.provider, request.media_id, parse_iso(row.captured_at), links.all())
     parts = 0
@@ -51,57 +70,17 @@ def transfer_slice(
             stopped = True
             break
         upload = row.uploads[unit.file_id]
-        original = links.get(unit.file_id)
-        key, size = str(upload["key"]), int(upload["size"])
-        with HttpRangeSource(
-            original.url,
-            head_url=original.head_url,
-            refresh_link=lambda fid=unit.file_id: links.refresh(fid),  # type: ignore[misc]
-        ) as source:
-            if upload.get("upload_id") is None:  # smaller than a part: one verified PutObject
-                target = where[unit.file_id]
-                data = _whole(source, size, bool(upload.get("ranges", True)), hard_deadline)
-                put_small(
-                    services.s3,
-                    settings.bucket,
-                    key,
-                    data,
-                    expected_size=size,
-                    metadata={**target.metadata, "wake": str(request.wake)},
-                    tagging=target.tagging,
-                    allow_overwrite=row.overwrite,
-                )
-                parts += 1
-                moved += size
-                continue
-            part_size = int(upload["part_size"])
-            if upload.get("ranges", True):
-                ranges = [
-                    r for r in part_ranges(size, part_size) if unit.first <= r.number <= unit.last
-                ]
-                report = transfer_parts(
-                    source,
-                    services.s3,
-                    settings.bucket,
-                    key,
-                    str(upload["upload_id"]),
-                    ranges,
-                    deadline=deadline,
-                    hard_deadline=hard_deadline,
-                    parallel=settings.parallel_ranges,
-                )
-            else:  # the source ignores Range: one sequential pass, skipping finished parts
-                report = transfer_stream(
-                    source,
-                    services.s3,
-                    settings.bucket,
-                    key,
-                    str(upload["upload_id"]),
-                    size=size,
-                    part_size=part_size,
-                    deadline=deadline,
-                    hard_deadline=hard_deadline,
-                )
+        if upload.get("source_changed"):  # another slice saw it change: prepare starts anew
+            continue
+        step = _FileStep(services, request, row, unit, links.get(unit.file_id),
+                         where[unit.file_id])
+        try:
+            with step.source(links) as source:
+                report = step.run(source, deadline, hard_deadline)
+        except SourceChangedError as e:
+            step.restart(e)
+            stopped = True
+            continue
         parts += report.parts_done
         moved += report.bytes_done
         if report.stopped_by_deadline:
@@ -110,7 +89,92 @@ def transfer_slice(
     return {"parts": parts, "bytes": moved, "stopped_by_deadline": stopped}
 
 
-def _whole(source: HttpRangeSource, size: int, ranges: bool, deadline: float) -> bytes:
+class _FileStep:
+    """One unit of one original: read pinned, verify, write, record."""
+
+    def __init__(self, services: Services, request: TransferSlice, row: MediaRow,
+                 unit: WorkUnit, original: SourceFile, target: Target) -> None:
+        self.services, self.request, self.row, self.unit = services, request, row, unit
+        self.original, self.target = original, target
+        self.upload = row.uploads[unit.file_id]
+        self.key, self.size = str(self.upload["key"]), int(self.upload["size"])
+
+    def source(self, links: LinkCache) -> HttpRangeSource:
+        fid = self.unit.file_id
+        return HttpRangeSource(
+            self.original.url,
+            head_url=self.original.head_url,
+            refresh_link=lambda: links.refresh(fid),
+            pin=pin_of(self.upload),
+            policy=SOURCE_POLICY,
+        )
+
+    def run(self, source: HttpRangeSource, deadline: float, hard: float) -> TransferReport:
+        if self.upload.get("upload_id") is None:
+            return self._whole(source, hard)
+        settings = self.services.settings
+        upload_id = str(self.upload["upload_id"])
+        part_size = int(self.upload["part_size"])
+        known = md5_numbers(self.upload)
+        if self.upload.get("ranges", True):
+            ranges = [r for r in part_ranges(self.size, part_size)
+                      if self.unit.first <= r.number <= self.unit.last]
+            return transfer_parts(
+                source, self.services.s3, settings.bucket, self.key, upload_id, ranges,
+                deadline=deadline, hard_deadline=hard, parallel=settings.parallel_ranges,
+                md5_known=known, on_report=self._record if known is not None else None,
+            )
+        # the source ignores Range: one sequential pass, skipping finished parts
+        return transfer_stream(
+            source, self.services.s3, settings.bucket, self.key, upload_id, size=self.size,
+            part_size=part_size, deadline=deadline, hard_deadline=hard, md5_known=known,
+            on_report=self._record if known is not None else None,
+        )
+
+    def _record(self, report: TransferReport) -> None:
+        if report.part_md5s:
+            r = self.request
+            self.services.tracker.update_upload(r.provider, r.media_id, r.wake,
+                                                self.unit.file_id, {}, md5s=report.part_md5s)
+
+    def _whole(self, source: HttpRangeSource, hard: float) -> TransferReport:
+        """Smaller than a part: checked against the origin's ETag, then one PutObject."""
+        data = _whole(source, self.size, bool(self.upload.get("ranges", True)), hard)
+        etag = self.upload.get("origin_etag")
+        verdict = verify_whole(data, str(etag) if etag else None)
+        if verdict.status == MISMATCH:
+            raise OriginChecksumMismatchError(
+                f"{self.key}: {verdict.why}; nothing was archived"
+            )
+        put_small(
+            self.services.s3,
+            self.services.settings.bucket,
+            self.key,
+            data,
+            expected_size=self.size,
+            metadata={**self.target.metadata, **verdict.metadata(str(etag) if etag else None),
+                      "wake": str(self.request.wake)},
+            tagging=self.target.tagging,
+            allow_overwrite=self.row.overwrite,
+        )
+        return TransferReport("", 1, self.size, False, [])
+
+    def restart(self, cause: SourceChangedError) -> None:
+        """The source changed: abort the upload (its parts are of the old version) and flag
+        the record, so the next prepare begins this file again on the new version."""
+        upload_id = self.upload.get("upload_id")
+        if upload_id:
+            abort_upload(self.services.s3, self.services.settings.bucket, self.key,
+                         str(upload_id))
+        r = self.request
+        self.services.tracker.update_upload(r.provider, r.media_id, r.wake, self.unit.file_id,
+                                            {"source_changed": True})
+        logger.warning("source changed during transfer; the file starts again",
+                       extra={"media_id": r.media_id, "file_id": self.unit.file_id,
+                              "reason": str(cause)})
+
+
+def _whole(source: HttpRangeSource, size: int, ranges: bool, deadline: float) -> bytes | bytearray:
     if size == 0:
         return b""
     if ranges:

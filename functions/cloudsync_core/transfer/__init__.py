@@ -2,7 +2,8 @@
 
 ``plan`` cuts files into parts, ``source`` reads them from pre-signed links, ``s3ops`` drives
 the multipart upload's life (create/resume, complete without overwriting, verify, abort),
-``engine`` moves the bytes within a deadline, ``checksums`` does the CRC32 arithmetic.
+``engine`` moves the bytes within a deadline, ``checksums`` does the CRC32 arithmetic,
+``origin`` reads GoPro's own checksum (the origin's S3 ETag) and plans around it.
 """
 
 from .checksums import b64_to_crc32, combine_parts, crc32, crc32_b64, crc32_combine, crc32_to_b64
@@ -11,6 +12,7 @@ from .engine import (
     Source,
     StreamReader,
     TransferReport,
+    md5_hex,
     transfer_file,
     transfer_parts,
     transfer_stream,
@@ -33,13 +35,12 @@ from .s3ops import (
     abort_upload,
     complete_upload,
     put_small,
-    s3_error,
     start_upload,
     stored_object,
     upload_gone,
     uploaded_parts,
 )
-from .source import HttpRangeSource, RetryPolicy, SourceInfo
+from .source import HttpRangeSource, SourceInfo, SourcePin, SourceReadPolicy
 
 __all__ = [
     "MAX_OBJECT_SIZE",
@@ -51,9 +52,10 @@ __all__ = [
     "PartRange",
     "PartSlice",
     "RangeReader",
-    "RetryPolicy",
     "Source",
     "SourceInfo",
+    "SourcePin",
+    "SourceReadPolicy",
     "StreamReader",
     "TransferReport",
     "UploadedPart",
@@ -66,10 +68,10 @@ __all__ = [
     "crc32_b64",
     "crc32_combine",
     "crc32_to_b64",
+    "md5_hex",
     "part_count",
     "part_ranges",
     "put_small",
-    "s3_error",
     "slices",
     "start_upload",
     "stored_object",

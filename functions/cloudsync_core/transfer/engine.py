@@ -7,37 +7,47 @@ estimated duration (observed seconds per byte, x1.25) fits before it, parts in f
 allowed to finish, and a source read still running at the deadline is abandoned (its part stays
 in ``remaining``). S3 keeps every finished part, so the next call resumes from ListParts.
 
-Memory: each part is read completely into memory (its CRC32 must be known before UploadPart),
-so the engine holds at most ``parallel`` parts (plus one being filled when streaming).
+Memory: each part is read completely into one buffer (its CRC32 must be known before
+UploadPart) that goes to UploadPart as it is, so the engine holds at most ``parallel`` parts
+(plus one being filled when streaming).
+
+Origin checksums: when the caller plans parts on the origin's own part boundaries it passes
+``md5_known`` (the part numbers whose MD5 it has recorded); each part's MD5 is then computed
+from the bytes read, beside its CRC32, and a part S3 holds without a recorded MD5 is sent again
+(its bytes were never hashed). ``on_report`` receives the report even when the call fails, so
+the MD5s of parts that did reach S3 are never lost.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Protocol, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..aws import translate
 from ..errors import (
     ChecksumMismatchError,
     CloudSyncError,
     PermanentError,
     SizeMismatchError,
+    SourceChangedError,
     TransientError,
 )
 from .checksums import crc32_b64, crc32_to_b64
 from .plan import MAX_PARTS, MIN_PART_SIZE, PartRange, choose_part_size, part_count, part_ranges
 from .s3ops import (
     ArchivedObject,
+    BufferBody,
     UploadedPart,
     _abort_quietly,
     complete_upload,
     put_small,
-    s3_error,
     start_upload,
     uploaded_parts,
 )
@@ -52,7 +62,9 @@ _EWMA = 0.3
 
 
 class RangeReader(Protocol):
-    def read_range(self, start: int, end: int, *, deadline: float | None = None) -> bytes: ...
+    def read_range(
+        self, start: int, end: int, *, deadline: float | None = None
+    ) -> bytes | bytearray: ...
 
 
 class StreamReader(Protocol):
@@ -76,6 +88,7 @@ class TransferReport:
     remaining: list[int]
     part_crcs: dict[int, str] = field(default_factory=dict)  # this call's parts -> CRC32 (b64)
     parts_skipped: int = 0  # already uploaded before this call
+    part_md5s: dict[int, str] = field(default_factory=dict)  # this call's parts -> MD5 (hex)
 
 
 class _Pace:
@@ -98,14 +111,23 @@ class _Pace:
         return nbytes * per_byte * _SAFETY
 
 
-def _already_there(existing: Mapping[int, UploadedPart], part: PartRange) -> bool:
-    """A part counts as uploaded only with the planned size (else it is from another plan)."""
+def _already_there(
+    existing: Mapping[int, UploadedPart], part: PartRange, md5_known: Collection[int] | None
+) -> bool:
+    """A part counts as uploaded only with the planned size (else it is from another plan) and,
+    when MD5s are wanted, with its MD5 recorded."""
     have = existing.get(part.number)
-    return have is not None and have.size == part.length
+    if have is None or have.size != part.length:
+        return False
+    return md5_known is None or part.number in md5_known
+
+
+def md5_hex(data: bytes | bytearray | memoryview) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def _upload_part(
-    s3: S3Client, bucket: str, key: str, upload_id: str, number: int, data: bytes
+    s3: S3Client, bucket: str, key: str, upload_id: str, number: int, data: bytes | bytearray
 ) -> str:
     """UploadPart with the CRC32 of exactly these bytes; S3 rejects the part if they differ."""
     crc = crc32_b64(data)
@@ -115,12 +137,12 @@ def _upload_part(
             Key=key,
             UploadId=upload_id,
             PartNumber=number,
-            Body=data,
+            Body=cast("IO[bytes]", BufferBody(data)),  # a file-like body; typeshed wants IO
             ChecksumAlgorithm="CRC32",
             ChecksumCRC32=crc,
         )
     except (ClientError, BotoCoreError) as e:
-        raise s3_error(e, f"UploadPart {number} of s3://{bucket}/{key}") from e
+        raise translate(e, f"UploadPart {number} of s3://{bucket}/{key}") from e
     echoed = resp.get("ChecksumCRC32")
     if echoed and echoed != crc:
         raise ChecksumMismatchError(
@@ -130,10 +152,12 @@ def _upload_part(
 
 
 def _first_error(errors: Sequence[BaseException]) -> BaseException:
-    """A permanent error outranks a transient one: retrying would not help."""
-    for e in errors:
-        if isinstance(e, PermanentError):
-            return e
+    """A permanent error outranks a transient one (retrying would not help), and a changed
+    source outranks other transient ones (only a new upload helps)."""
+    for kind in (PermanentError, SourceChangedError):
+        for e in errors:
+            if isinstance(e, kind):
+                return e
     return errors[0]
 
 
@@ -161,6 +185,8 @@ def transfer_parts(
     hard_deadline: float | None = None,
     parallel: int = 8,
     clock: Callable[[], float] = time.monotonic,
+    md5_known: Collection[int] | None = None,
+    on_report: Callable[[TransferReport], None] | None = None,
 ) -> TransferReport:
     """Ranged GET -> UploadPart for each of ``parts`` S3 does not hold yet, ``parallel`` at once.
 
@@ -175,28 +201,56 @@ def transfer_parts(
     if parallel < 1:
         raise ValueError("parallel must be at least 1")
     existing = uploaded_parts(s3, bucket, key, upload_id)
-    todo = [p for p in sorted(parts, key=lambda p: p.number) if not _already_there(existing, p)]
+    todo = [
+        p for p in sorted(parts, key=lambda p: p.number)
+        if not _already_there(existing, p, md5_known)
+    ]
     report = TransferReport(upload_id, 0, 0, False, [], {}, len(parts) - len(todo))
+    try:
+        _run_parts(source, s3, bucket, key, upload_id, todo, report, deadline, hard, parallel,
+                   clock, md5_known is not None)
+    finally:
+        if on_report is not None:
+            on_report(report)
+    return report
+
+
+def _run_parts(
+    source: RangeReader,
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    todo: list[PartRange],
+    report: TransferReport,
+    deadline: float,
+    hard: float,
+    parallel: int,
+    clock: Callable[[], float],
+    with_md5: bool,
+) -> None:
+    """``transfer_parts``'s loop: fills ``report``; raises the first (permanent) failure."""
     pace = _Pace()
     failures: list[BaseException] = []
     finished: set[int] = set()
 
-    def work(part: PartRange) -> tuple[PartRange, str, float]:
+    def work(part: PartRange) -> tuple[PartRange, str, str | None, float]:
         started = clock()
         data = source.read_range(part.start, part.end, deadline=hard)
         if len(data) != part.length:
             raise TransientError(
                 f"part {part.number}: expected {part.length} bytes, read {len(data)}"
             )
+        md5 = md5_hex(data) if with_md5 else None
         crc = _upload_part(s3, bucket, key, upload_id, part.number, data)
-        return part, crc, clock() - started
+        return part, crc, md5, clock() - started
 
     queue = iter(todo)
     nxt = next(queue, None)
     begun = 0
     workers = max(1, min(parallel, len(todo)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cloudsync-part") as pool:
-        inflight: set[Future[tuple[PartRange, str, float]]] = set()
+        inflight: set[Future[tuple[PartRange, str, str | None, float]]] = set()
         while True:
             while (
                 nxt is not None
@@ -216,20 +270,22 @@ def transfer_parts(
             for fut in done:
                 exc = fut.exception()
                 if exc is None:
-                    part, crc, seconds = fut.result()
+                    part, crc, md5, seconds = fut.result()
                     finished.add(part.number)
                     report.part_crcs[part.number] = crc
+                    if md5 is not None:
+                        report.part_md5s[part.number] = md5
                     report.parts_done += 1
                     report.bytes_done += part.length
                     pace.observe(part.length, seconds)
-                elif isinstance(exc, TransientError) and clock() >= hard:
+                elif (isinstance(exc, TransientError) and not isinstance(exc, SourceChangedError)
+                      and clock() >= hard):
                     report.stopped_by_deadline = True  # abandoned at the deadline: not a fault
                 else:
                     failures.append(exc)
     report.remaining = [p.number for p in todo if p.number not in finished]
     if failures:
         raise _first_error(failures)
-    return report
 
 
 def transfer_stream(
@@ -246,6 +302,8 @@ def transfer_stream(
     parallel: int = 2,
     attempts: int = 3,
     clock: Callable[[], float] = time.monotonic,
+    md5_known: Collection[int] | None = None,
+    on_report: Callable[[TransferReport], None] | None = None,
 ) -> TransferReport:
     """The fallback for servers that ignore Range: one sequential read of the whole body.
 
@@ -261,24 +319,32 @@ def transfer_stream(
     plan = part_ranges(size, part_size)
     existing = uploaded_parts(s3, bucket, key, upload_id)
     have: dict[int, str | None] = {
-        p.number: existing[p.number].crc32_b64 for p in plan if _already_there(existing, p)
+        p.number: existing[p.number].crc32_b64
+        for p in plan
+        if _already_there(existing, p, md5_known)
     }
     report = TransferReport(upload_id, 0, 0, False, [], {}, len(have))
     pace = _Pace()
     tries = 0
-    while True:
-        try:
-            _stream_once(source, s3, bucket, key, upload_id, plan, have, report, pace,
-                         deadline, hard, parallel, clock)
-            break
-        except TransientError:
-            tries += 1
-            if clock() >= deadline:
-                report.stopped_by_deadline = True
+    try:
+        while True:
+            try:
+                _stream_once(source, s3, bucket, key, upload_id, plan, have, report, pace,
+                             deadline, hard, parallel, clock, md5_known is not None)
                 break
-            if tries >= attempts:
+            except SourceChangedError:
                 raise
-    report.remaining = [p.number for p in plan if p.number not in have]
+            except TransientError:
+                tries += 1
+                if clock() >= deadline:
+                    report.stopped_by_deadline = True
+                    break
+                if tries >= attempts:
+                    raise
+    finally:
+        report.remaining = [p.number for p in plan if p.number not in have]
+        if on_report is not None:
+            on_report(report)
     return report
 
 
@@ -296,6 +362,7 @@ def _stream_once(
     hard_deadline: float,
     parallel: int,
     clock: Callable[[], float],
+    with_md5: bool = False,
 ) -> None:
     """One pass over the stream; ``have`` and ``report`` record every part finished."""
     needed = [p.number for p in plan if p.number not in have]
@@ -303,7 +370,7 @@ def _stream_once(
         return
     last_needed = needed[-1]
     failures: list[BaseException] = []
-    inflight: dict[Future[str], tuple[PartRange, float]] = {}
+    inflight: dict[Future[tuple[str, str | None]], tuple[PartRange, float]] = {}
 
     def reap(block: bool) -> None:
         if not inflight:
@@ -313,17 +380,20 @@ def _stream_once(
             part, started = inflight.pop(fut)
             exc = fut.exception()
             if exc is None:
-                crc = fut.result()
+                crc, md5 = fut.result()
                 have[part.number] = crc
                 report.part_crcs[part.number] = crc
+                if md5 is not None:
+                    report.part_md5s[part.number] = md5
                 report.parts_done += 1
                 report.bytes_done += part.length
                 pace.observe(part.length, clock() - started)
             else:
                 failures.append(exc)
 
-    def upload(part: PartRange, data: bytes) -> str:
-        return _upload_part(s3, bucket, key, upload_id, part.number, data)
+    def upload(part: PartRange, data: bytearray) -> tuple[str, str | None]:
+        md5 = md5_hex(data) if with_md5 else None
+        return _upload_part(s3, bucket, key, upload_id, part.number, data), md5
 
     gen = source.stream(deadline=hard_deadline)
     error: CloudSyncError | None = None
@@ -370,9 +440,8 @@ def _stream_once(
                     off += take
                     if pos == part.length:
                         if buf is not None:
-                            data, buf = bytes(buf), None
-                            inflight[pool.submit(upload, part, data)] = (part, started)
-                            del data
+                            inflight[pool.submit(upload, part, buf)] = (part, started)
+                            buf = None
                         else:
                             known = have.get(part.number)
                             if known and known != crc32_to_b64(crc_run & 0xFFFFFFFF):
@@ -403,7 +472,7 @@ def _stream_once(
         raise _first_error(errors)
 
 
-def _read_whole(source: Source, info: SourceInfo, deadline: float) -> bytes:
+def _read_whole(source: Source, info: SourceInfo, deadline: float) -> bytes | bytearray:
     """A small file in one piece (one ranged GET, or the stream if Range is ignored)."""
     if info.size == 0:
         return b""
@@ -416,7 +485,7 @@ def _read_whole(source: Source, info: SourceInfo, deadline: float) -> bytes:
             raise SizeMismatchError("source stream (more bytes than probed)", info.size, len(buf))
     if len(buf) != info.size:
         raise TransientError(f"source stream ended early: expected {info.size}, got {len(buf)}")
-    return bytes(buf)
+    return buf
 
 
 def _resume_part_size(existing: Mapping[int, UploadedPart], size: int) -> int | None:

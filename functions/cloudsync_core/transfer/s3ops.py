@@ -13,20 +13,21 @@ and ``head_object(ChecksumMode=ENABLED)`` is checked afterwards by us as well.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from ..aws import error_code
+from ..aws import error_code, http_status, translate
 from ..errors import (
     ArchiveConflictError,
     ChecksumMismatchError,
     CloudSyncError,
     PermanentError,
     SizeMismatchError,
-    StorageError,
     TransientError,
 )
 from .checksums import b64_to_crc32, combine_parts, crc32_b64, crc32_to_b64
@@ -35,23 +36,38 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, HeadObjectOutputTypeDef
 
-_TRANSIENT_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestTimeout",
-        "RequestTimeTooSkewed",
-        "InternalError",
-        "ServiceUnavailable",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "OperationAborted",
-        "ConditionalRequestConflict",
-        "BadDigest",  # the part's bytes were damaged between us and S3: send them again
-        "XAmzContentChecksumMismatch",
-    }
-)
+
+class BufferBody(io.RawIOBase):
+    """A read-only, seekable stream over a part's buffer, for a request body without copying it
+    (botocore reads it in blocks; a bytearray body itself breaks moto's in-process parsing)."""
+
+    def __init__(self, data: bytes | bytearray) -> None:
+        super().__init__()
+        self._view = memoryview(data)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = min(max(0, base + offset), len(self._view))
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), len(self._view) - self._pos)
+        buffer[:n] = self._view[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def __len__(self) -> int:
+        return len(self._view)
 
 
 @dataclass(frozen=True)
@@ -82,33 +98,18 @@ class ArchivedObject:
     etag: str
     crc32_verified: bool = True
     existing: bool = False
-
-
-def _status(e: ClientError) -> int:
-    return int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-
-
-def s3_error(e: Exception, what: str) -> CloudSyncError:
-    """Translate a botocore failure into the error tree (botocore already retried it)."""
-    if isinstance(e, ClientError):
-        code = error_code(e)
-        status = _status(e)
-        request_id = e.response.get("ResponseMetadata", {}).get("RequestId", "?")
-        message = f"{what}: {code or 'error'} (HTTP {status}, request {request_id})"
-        if code == "NoSuchUpload":
-            return TransientError(f"{message}: the multipart upload no longer exists")
-        if code in _TRANSIENT_CODES or status >= 500 or status in (408, 429):
-            return TransientError(message)
-        return StorageError(message)
-    if isinstance(e, ConnectionError | HTTPClientError):
-        return TransientError(f"{what}: {type(e).__name__}")
-    return StorageError(f"{what}: {type(e).__name__}")
+    metadata: Mapping[str, str] = field(default_factory=dict)  # the object's user metadata
 
 
 def upload_gone(e: BaseException) -> bool:
     """Whether an error we raised came from S3's NoSuchUpload (aborted, expired or completed)."""
     cause = e.__cause__
     return isinstance(cause, ClientError) and error_code(cause) == "NoSuchUpload"
+
+
+# The metadata that makes an object under a key this medium's original (not the wake: a later
+# run that re-sends the same bytes after a lost answer is still writing the same object).
+IDENTITY_KEYS = ("media-id", "file-id")
 
 
 def _where(bucket: str, key: str) -> str:
@@ -133,9 +134,9 @@ def start_upload(
             return existing_upload_id
         except ClientError as e:
             if error_code(e) != "NoSuchUpload":
-                raise s3_error(e, f"ListParts {_where(bucket, key)}") from e
+                raise translate(e, f"ListParts {_where(bucket, key)}") from e
         except BotoCoreError as e:
-            raise s3_error(e, f"ListParts {_where(bucket, key)}") from e
+            raise translate(e, f"ListParts {_where(bucket, key)}") from e
     try:
         resp = s3.create_multipart_upload(
             Bucket=bucket,
@@ -146,7 +147,7 @@ def start_upload(
             Tagging=tagging,
         )
     except (ClientError, BotoCoreError) as e:
-        raise s3_error(e, f"CreateMultipartUpload {_where(bucket, key)}") from e
+        raise translate(e, f"CreateMultipartUpload {_where(bucket, key)}") from e
     return resp["UploadId"]
 
 
@@ -161,7 +162,7 @@ def uploaded_parts(s3: S3Client, bucket: str, key: str, upload_id: str) -> dict[
                 number = p["PartNumber"]
                 out[number] = UploadedPart(number, p["Size"], p["ETag"], p.get("ChecksumCRC32"))
     except (ClientError, BotoCoreError) as e:
-        raise s3_error(e, f"ListParts {_where(bucket, key)}") from e
+        raise translate(e, f"ListParts {_where(bucket, key)}") from e
     return out
 
 
@@ -171,9 +172,29 @@ def abort_upload(s3: S3Client, bucket: str, key: str, upload_id: str) -> None:
         s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
     except ClientError as e:
         if error_code(e) != "NoSuchUpload":
-            raise s3_error(e, f"AbortMultipartUpload {_where(bucket, key)}") from e
+            raise translate(e, f"AbortMultipartUpload {_where(bucket, key)}") from e
     except BotoCoreError as e:
-        raise s3_error(e, f"AbortMultipartUpload {_where(bucket, key)}") from e
+        raise translate(e, f"AbortMultipartUpload {_where(bucket, key)}") from e
+
+
+def abort_unrecorded_uploads(s3: S3Client, bucket: str, key: str, keep: str | None) -> list[str]:
+    """Abort every upload in progress for exactly ``key`` except ``keep``; their ids.
+
+    A retried Prepare (a later call failed, or CreateMultipartUpload's answer was lost) creates
+    a second upload; the first is recorded nowhere, so nothing would ever complete or abort it.
+    Its parts have no recorded MD5s either, so aborting is the safe choice (not adopting it).
+    """
+    aborted: list[str] = []
+    try:
+        pages = s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=key)
+        stray = [u["UploadId"] for page in pages for u in page.get("Uploads", [])
+                 if u.get("Key") == key and u.get("UploadId") != keep]
+    except (ClientError, BotoCoreError) as e:
+        raise translate(e, f"ListMultipartUploads {_where(bucket, key)}") from e
+    for upload_id in stray:
+        abort_upload(s3, bucket, key, upload_id)
+        aborted.append(upload_id)
+    return aborted
 
 
 def _abort_quietly(s3: S3Client, bucket: str, key: str, upload_id: str) -> None:
@@ -193,11 +214,11 @@ def _head(s3: S3Client, bucket: str, key: str, version_id: str | None = None) ->
     try:
         return s3.head_object(**kwargs)
     except ClientError as e:
-        if _status(e) == 404 or error_code(e) in ("404", "NoSuchKey", "NotFound"):
+        if http_status(e) == 404 or error_code(e) in ("404", "NoSuchKey", "NotFound"):
             return None
-        raise s3_error(e, f"HeadObject {_where(bucket, key)}") from e
+        raise translate(e, f"HeadObject {_where(bucket, key)}") from e
     except BotoCoreError as e:
-        raise s3_error(e, f"HeadObject {_where(bucket, key)}") from e
+        raise translate(e, f"HeadObject {_where(bucket, key)}") from e
 
 
 def _as_archived(
@@ -211,6 +232,7 @@ def _as_archived(
         etag=head.get("ETag", ""),
         crc32_verified=verified,
         existing=existing,
+        metadata=dict(head.get("Metadata", {})),
     )
 
 
@@ -233,6 +255,44 @@ def _existing_if_same(
     if need_crc or not stored:
         return None, head
     return _as_archived(key, head, verified=False, existing=True), head
+
+
+def multipart_etag(parts: list[UploadedPart]) -> str | None:
+    """The ETag S3 gives the object completed from these parts (MD5 of their MD5s, "-N");
+    None where a part's ETag is not an MD5 (SSE-KMS)."""
+    try:
+        digests = [bytes.fromhex(p.etag.strip('"')) for p in parts]
+    except ValueError:
+        return None
+    if not digests or any(len(d) != 16 for d in digests):
+        return None
+    joined = hashlib.md5(b"".join(digests), usedforsecurity=False).hexdigest()
+    return f"{joined}-{len(parts)}"
+
+
+def _ours_after_conflict(
+    s3: S3Client, bucket: str, key: str, size: int, crc: str | None, *,
+    etag: str | None = None, identity: Mapping[str, str] | None = None,
+) -> tuple[ArchivedObject | None, HeadObjectOutputTypeDef | None]:
+    """After a 412 (If-None-Match): the object under ``key`` as ours if it is what this write
+    would have stored (our own earlier write whose answer was lost, or a retry's).
+
+    Ours: same size, a stored CRC32, the ``identity`` metadata (medium and file id), and the
+    same content: the full-object CRC32 when known, else the multipart ETag of our parts.
+    """
+    head = _head(s3, bucket, key)
+    if head is None or head["ContentLength"] != size or not head.get("ChecksumCRC32"):
+        return None, head
+    metadata = head.get("Metadata", {})
+    if identity and any(metadata.get(k) != v for k, v in identity.items()):
+        return None, head
+    if crc is not None:
+        same = head.get("ChecksumCRC32") == crc
+    else:
+        same = etag is not None and head.get("ETag", "").strip('"') == etag
+    if not same:
+        return None, head
+    return _as_archived(key, head, verified=crc is not None, existing=True), head
 
 
 def _conflict(bucket: str, key: str, head: HeadObjectOutputTypeDef | None, size: int,
@@ -331,16 +391,18 @@ def complete_upload(
     expected_size: int,
     allow_overwrite: bool,
     known_crcs: Mapping[int, str] | None = None,
+    identity: Mapping[str, str] | None = None,
 ) -> ArchivedObject:
     """Check the parts, complete the upload without overwriting, verify the stored object.
 
     ``known_crcs`` (part number -> base64 CRC32) fills in part checksums where ListParts
-    reports none (moto); where S3 reports one it must agree. Any PermanentError raised here
-    aborts the upload first, so nothing incomplete is left behind.
+    reports none (moto); where S3 reports one it must agree. ``identity`` (metadata the object
+    must carry to be ours after a 412). Any PermanentError raised here aborts the upload first,
+    so nothing incomplete is left behind.
     """
     try:
         return _complete(s3, bucket, key, upload_id, expected_size, allow_overwrite,
-                         known_crcs or {})
+                         known_crcs or {}, identity)
     except PermanentError:
         _abort_quietly(s3, bucket, key, upload_id)
         raise
@@ -354,6 +416,7 @@ def _complete(
     expected_size: int,
     allow_overwrite: bool,
     known: Mapping[int, str],
+    identity: Mapping[str, str] | None = None,
 ) -> ArchivedObject:
     try:
         parts = uploaded_parts(s3, bucket, key, upload_id)
@@ -390,8 +453,9 @@ def _complete(
         resp = s3.complete_multipart_upload(**kwargs)
     except ClientError as e:
         code = error_code(e)
-        if code == "PreconditionFailed" or _status(e) == 412:
-            done, head = _existing_if_same(s3, bucket, key, expected_size, full, need_crc=True)
+        if code == "PreconditionFailed" or http_status(e) == 412:
+            done, head = _ours_after_conflict(s3, bucket, key, expected_size, full,
+                                              etag=multipart_etag(ordered), identity=identity)
             if done is None:
                 raise _conflict(bucket, key, head, expected_size, full) from e
             _abort_quietly(s3, bucket, key, upload_id)
@@ -400,9 +464,9 @@ def _complete(
             done, _ = _existing_if_same(s3, bucket, key, expected_size, full, need_crc=False)
             if done is not None:
                 return done
-        raise s3_error(e, f"CompleteMultipartUpload {_where(bucket, key)}") from e
+        raise translate(e, f"CompleteMultipartUpload {_where(bucket, key)}") from e
     except BotoCoreError as e:
-        raise s3_error(e, f"CompleteMultipartUpload {_where(bucket, key)}") from e
+        raise translate(e, f"CompleteMultipartUpload {_where(bucket, key)}") from e
     return _verify_stored(s3, bucket, key, resp.get("VersionId"), expected_size, full)
 
 
@@ -430,7 +494,7 @@ def put_small(
     s3: S3Client,
     bucket: str,
     key: str,
-    data: bytes,
+    data: bytes | bytearray,
     *,
     expected_size: int,
     metadata: Mapping[str, str],
@@ -445,7 +509,7 @@ def put_small(
     kwargs: dict[str, Any] = {
         "Bucket": bucket,
         "Key": key,
-        "Body": data,
+        "Body": BufferBody(data),
         # Both: the algorithm header makes S3 (and moto) store the checksum we computed.
         "ChecksumAlgorithm": "CRC32",
         "ChecksumCRC32": crc,
@@ -457,12 +521,14 @@ def put_small(
     try:
         resp = s3.put_object(**kwargs)
     except ClientError as e:
-        if error_code(e) == "PreconditionFailed" or _status(e) == 412:
-            done, head = _existing_if_same(s3, bucket, key, expected_size, crc, need_crc=True)
+        if error_code(e) == "PreconditionFailed" or http_status(e) == 412:
+            identity = {k: metadata[k] for k in IDENTITY_KEYS if k in metadata}
+            done, head = _ours_after_conflict(s3, bucket, key, expected_size, crc,
+                                              identity=identity)
             if done is None:
                 raise _conflict(bucket, key, head, expected_size, crc) from e
             return done
-        raise s3_error(e, f"PutObject {_where(bucket, key)}") from e
+        raise translate(e, f"PutObject {_where(bucket, key)}") from e
     except BotoCoreError as e:
-        raise s3_error(e, f"PutObject {_where(bucket, key)}") from e
+        raise translate(e, f"PutObject {_where(bucket, key)}") from e
     return _verify_stored(s3, bucket, key, resp.get("VersionId"), expected_size, crc)

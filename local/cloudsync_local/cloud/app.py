@@ -36,10 +36,12 @@ from cloudsync_core import settings as env_names
 from cloudsync_core.keys import archive_prefix
 from cloudsync_core.services import set_services
 from cloudsync_defs.functions import FUNCTIONS, SCHEDULE_EVENT, FunctionSpec
-from cloudsync_defs.lifecycle import lifecycle_rules, policy_from_config
+from cloudsync_defs.lifecycle import lifecycle_request, lifecycle_rules, policy_from_config
 from cloudsync_defs.table import create_table_request
-from cloudsync_defs.workflow import RetryPolicy, render_transfer_definition
+from cloudsync_defs.workflow import StateRetryPolicy, render_transfer_definition
 
+from . import dynamo_guard
+from .chaos import FaultPlan, install_workflow_faults
 from .invoke import AsyncFailure, Dispatcher, Handler, install, uninstall
 from .streams import DeliveryOutcome, StreamPlayer
 
@@ -57,6 +59,11 @@ _active: LocalCloud | None = None
 def outputs_parameter_name(stack: str) -> str:
     """Where a stack publishes its outputs (the Pulumi program writes the same name)."""
     return f"/cloudsync/{stack}/outputs"
+
+
+def health_parameter_name(stack: str) -> str:
+    """Where the local cloud says what went wrong inside it (a stalled stream)."""
+    return f"/cloudsync/{stack}/local-health"
 
 
 def resource_names(stack: str, account_id: str) -> dict[str, str]:
@@ -105,7 +112,7 @@ class LocalCloud:
         region: str | None = None,
         host: str = "127.0.0.1",
         settings: Mapping[str, str] | None = None,
-        retry: RetryPolicy | None = None,
+        retry: StateRetryPolicy | None = None,
         time_budget_s: int | None = None,
         max_concurrent_media: int | None = None,
         map_concurrency: int = DEFAULT_MAP_CONCURRENCY,
@@ -172,6 +179,7 @@ class LocalCloud:
         self.names: dict[str, str] = {}
         self.function_arns: dict[str, str] = {}
         self.definition = ""
+        self.faults: FaultPlan | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -219,6 +227,7 @@ class LocalCloud:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        dynamo_guard.install()  # moto's failed transactions must not undo writes or the stream
         if self.requested_port:
             _check_port_free(self.host, self.requested_port)  # moto would hang on a busy port
         server = ThreadedMotoServer(
@@ -280,6 +289,7 @@ class LocalCloud:
             batch_size=self._batch_size,
             max_retry_attempts=self._stream_max_retries,
             retry_delay_s=self._stream_retry_delay_s,
+            on_stall=self._record_stall,
         )
         self._player.start()
         if self._schedule_interval_s:
@@ -301,11 +311,14 @@ class LocalCloud:
             if self._dispatcher is not None:
                 self._dispatcher.close(timeout)
                 uninstall(self._dispatcher)
+            install_workflow_faults(None)
+            self.faults = None
             if self._server is not None:
                 with contextlib.suppress(Exception):
                     self._server.stop()
                 self._server = None
                 self._reset_moto()
+            dynamo_guard.uninstall()
             if self._saved_sfn_config is not None:
                 from moto.core.config import default_user_config
 
@@ -411,7 +424,7 @@ class LocalCloud:
             },
         )
         c["s3"].put_bucket_lifecycle_configuration(
-            Bucket=bucket, LifecycleConfiguration={"Rules": self.lifecycle_rules()}
+            Bucket=bucket, **lifecycle_request(self.lifecycle_rules())
         )
 
         # Credentials: the secret exists, empty until `cloudsync login`.
@@ -529,6 +542,40 @@ class LocalCloud:
     def async_failures(self) -> list[AsyncFailure]:
         """Async invokes that failed every attempt (the functions' on-failure destination)."""
         return list(self._dispatcher.async_failures) if self._dispatcher else []
+
+    def inject_faults(self, plan: FaultPlan | None = None) -> FaultPlan:
+        """Put a fault plan between the functions and AWS (see :mod:`.chaos`); returns it.
+
+        It reaches the functions' clients, the workflow's own DynamoDB steps and the function
+        invocations; ``faults.clear()`` (or a plan without faults) lets everything through.
+        """
+        from cloudsync_core.services import services
+
+        plan = plan if plan is not None else FaultPlan()
+        built = services()
+        for client in (built.dynamodb, built.s3, built.secrets, built.sns, built.sfn):
+            plan.attach(client)
+        install_workflow_faults(plan)
+        self.dispatcher.faults = plan
+        self.faults = plan
+        return plan
+
+    @property
+    def stream_stalls(self) -> int:
+        """Times the stream mapping found itself behind the table and followed it (said)."""
+        return self._player.stalls if self._player else 0
+
+    def _record_stall(self, message: str) -> None:
+        """Where `cloudsync status` finds it: the stack's local health parameter."""
+        health = {"stream_stalls": self.stream_stalls, "last_stall": message,
+                  "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        try:
+            self._clients["ssm"].put_parameter(
+                Name=health_parameter_name(self.stack), Type="String",
+                Value=json.dumps(health, sort_keys=True), Overwrite=True,
+            )
+        except Exception as e:  # noqa: BLE001 - the log line already said it
+            log.warning("could not record the stream stall for `cloudsync status`: %s", e)
 
     def trigger_schedule(self) -> None:
         """Invoke ``list`` as EventBridge Scheduler does: asynchronously, result unseen."""

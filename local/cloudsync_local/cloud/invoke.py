@@ -31,6 +31,8 @@ from typing import Any
 
 from cloudsync_defs.functions import FunctionSpec
 
+from .chaos import FaultPlan, FunctionKilled
+
 log = logging.getLogger("cloudsync_local.cloud")
 
 Handler = Callable[[Any, Any], Any]
@@ -121,6 +123,7 @@ class Dispatcher:
         self._closed = False
         self.async_failures: list[AsyncFailure] = []
         self.invocations: dict[str, int] = dict.fromkeys(self._specs, 0)
+        self.faults: FaultPlan | None = None  # invocation errors and latency (the chaos layer)
 
     # --- routing -------------------------------------------------------------------------
 
@@ -161,10 +164,16 @@ class Dispatcher:
             except Exception as e:  # noqa: BLE001 - Lambda reports a broken bundle so
                 err = RuntimeError(f"Unable to import module for {spec.handler}: {e}")
                 return self._failed(logical, err, context, "Runtime.ImportModuleError")
+            fault = self.faults.before_invoke(logical) if self.faults is not None else None
+            if fault is not None:  # the Lambda service refused the invoke: the code never ran
+                err = RuntimeError(f"injected invocation error for {logical}")
+                return self._failed(logical, err, context, fault.code)
             try:
                 value = handler(event, context)
             except Exception as e:  # noqa: BLE001 - the function's error, as Lambda reports it
                 return self._failed(logical, e, context)
+            except FunctionKilled as e:  # the sandbox died: Step Functions learns no error type
+                return self._failed(logical, e, context, "Lambda.Unknown")
             try:
                 payload = json.dumps(value).encode("utf-8")
             except (TypeError, ValueError) as e:

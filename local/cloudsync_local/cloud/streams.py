@@ -14,6 +14,13 @@ What Lambda's mapping does for the tracker stream, and what this player does too
   player moves on.
 Delivered events are remembered by ``eventID`` so moto re-reading a record (its sequence numbers
 can repeat under concurrent writes) does not start it twice.
+
+A stream that stops delivering while the table goes on writing is a stall, and is said: when a
+shard's iterator has brought nothing for ``stall_check_s``, a fresh iterator from the last
+sequence number read looks ahead; if it finds records the old iterator missed (moto's rolled-back
+transactions leave iterators on a dead shard object; an iterator can expire), the player logs a
+warning, counts the stall (:attr:`StreamPlayer.stalls`, ``on_stall``) and follows the table's
+current shard from where it was.
 """
 
 from __future__ import annotations
@@ -94,6 +101,8 @@ class StreamPlayer:
         poll_interval_s: float = 0.05,
         idle_interval_s: float = 0.2,
         retry_delay_s: float = 0.2,
+        stall_check_s: float = 2.0,
+        on_stall: Callable[[str], None] | None = None,
     ) -> None:
         for pattern in filter_patterns or []:
             filters.validate(pattern)
@@ -111,6 +120,12 @@ class StreamPlayer:
         self._idle_s = idle_interval_s
         self._retry_delay_s = retry_delay_s
         self._iterators: dict[str, str | None] = {}  # shard id -> next iterator (None: closed)
+        self._last_sequence: dict[str, str] = {}  # shard id -> last sequence number read
+        self._quiet_since: dict[str, float] = {}  # shard id -> when its reads last brought any
+        self._stall_check_s = stall_check_s
+        self._on_stall = on_stall
+        self.stalls = 0  # times the player found its iterator behind the table and followed it
+        self.last_stall: str | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._stop = threading.Event()
         self._cond = threading.Condition()
@@ -193,12 +208,8 @@ class StreamPlayer:
         for shard_id, iterator in list(self._iterators.items()):
             if iterator is None or self._stop.is_set():
                 continue
-            answer = self._client.get_records(ShardIterator=iterator, Limit=1000)
-            self._iterators[shard_id] = answer.get("NextShardIterator")
-            self._forget_iterator(iterator)
-            records = [
-                lambda_record(r, self._arn, self._region) for r in answer.get("Records", [])
-            ]
+            raw = self._read_shard(shard_id, iterator)
+            records = [lambda_record(r, self._arn, self._region) for r in raw]
             fresh = [r for r in records if self._first_time(str(r["eventID"]))]
             if not fresh:
                 continue
@@ -210,6 +221,57 @@ class StreamPlayer:
                     return True
                 self._deliver_batch(shard_id, wanted[start:start + self._batch_size], 0)
         return found
+
+    def _read_shard(self, shard_id: str, iterator: str) -> list[dict[str, Any]]:
+        """One GetRecords on the shard; a stalled or broken iterator is replaced and said."""
+        try:
+            answer = self._client.get_records(ShardIterator=iterator, Limit=1000)
+        except Exception as e:  # noqa: BLE001 - an expired or unknown iterator: reopen, say so
+            self._stalled(shard_id, f"reading the shard failed ({type(e).__name__})")
+            return []
+        self._iterators[shard_id] = answer.get("NextShardIterator")
+        self._forget_iterator(iterator)
+        records: list[dict[str, Any]] = list(answer.get("Records", []))
+        now = time.monotonic()
+        if records:
+            self._last_sequence[shard_id] = str(records[-1]["dynamodb"]["SequenceNumber"])
+            self._quiet_since[shard_id] = now
+        elif now - self._quiet_since.setdefault(shard_id, now) >= self._stall_check_s:
+            self._quiet_since[shard_id] = now
+            if self._behind(shard_id):
+                self._stalled(shard_id, "its iterator saw no record the table had written")
+        return records
+
+    def _fresh_iterator(self, shard_id: str) -> str:
+        last = self._last_sequence.get(shard_id)
+        kwargs: dict[str, Any] = {"StreamArn": self._arn, "ShardId": shard_id}
+        if last is None:
+            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+        else:
+            kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=last)
+        return str(self._client.get_shard_iterator(**kwargs)["ShardIterator"])
+
+    def _behind(self, shard_id: str) -> bool:
+        """Whether the shard, read afresh from the last record seen, holds more."""
+        probe = self._fresh_iterator(shard_id)
+        answer = self._client.get_records(ShardIterator=probe, Limit=1)
+        self._forget_iterator(probe)
+        next_iterator = answer.get("NextShardIterator")
+        if next_iterator:
+            self._forget_iterator(str(next_iterator))
+        return bool(answer.get("Records"))
+
+    def _stalled(self, shard_id: str, why: str) -> None:
+        message = (
+            f"stream stalled on {shard_id}: {why}; following the table's current shard from "
+            f"sequence number {self._last_sequence.get(shard_id, 'TRIM_HORIZON')}"
+        )
+        log.warning("%s", message)
+        self.stalls += 1
+        self.last_stall = message
+        self._iterators[shard_id] = self._fresh_iterator(shard_id)
+        if self._on_stall is not None:
+            self._on_stall(message)
 
     def _forget_iterator(self, iterator: str) -> None:
         """moto keeps every iterator it hands out; drop the ones already used (in-process)."""

@@ -1,8 +1,13 @@
 """Both auth modes of gopro-api.md: OAuth bearer tokens and browser cookies.
 
-OAuth access tokens are accepted only as ``Authorization: Bearer``; browser tokens only as the
-``gp_access_token`` + ``gp_user_id`` cookies (as a header they are refused, like the real API
-since late 2024). Expiry uses the simulator's clock so tests can jump ahead instead of sleeping.
+OAuth access tokens are accepted only as ``Authorization: Bearer``; browser tokens by default only
+as the ``gp_access_token`` + ``gp_user_id`` cookies (as a header they are refused, like the real
+API since late 2024). ``browser_channels`` says which ways a browser token is accepted (rclone's
+docs have users paste it as a Bearer header: ``{"bearer"}`` plays an API that refuses the
+cookie). ``require_browser_agent`` refuses a browser token sent without a browser's User-Agent
+with 403, as bot blocking would. Refresh tokens can be blacklisted (``token_blacklisted``), and
+``revoke_all`` plays a revoked login: every refresh token blacklisted, every access token dead.
+Expiry uses the simulator's clock so tests can jump ahead instead of sleeping.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ class AuthStore:
         self.client_id = client_id  # None: any client_id is accepted
         self.client_secret = client_secret
         self.rotate_refresh_tokens = False  # True: a used refresh token stops working
+        self.browser_channels: set[str] = {"cookie"}  # how a browser token may travel
+        self.require_browser_agent = False  # True: browser tokens need a browser User-Agent
         self._lock = threading.Lock()
         self._access: dict[str, float] = {}  # OAuth access token -> expiry epoch
         self._refresh: set[str] = set()
@@ -134,6 +141,11 @@ class AuthStore:
             self._blacklisted |= self._refresh
             self._refresh.clear()
 
+    def revoke_all(self) -> None:
+        """A revoked login: refresh tokens blacklisted and access tokens expired, all at once."""
+        self.revoke_refresh_tokens()
+        self.expire_access_tokens()
+
     def expire_access_tokens(self) -> None:
         """Every access token (OAuth and browser) issued so far is now expired."""
         with self._lock:
@@ -142,8 +154,30 @@ class AuthStore:
             self._browser = dict.fromkeys(self._browser, past)
 
     # ---- checking -----------------------------------------------------------------------
-    def check(self, authorization: str | None, cookies: Mapping[str, str]) -> str | None:
+    def check(
+        self, authorization: str | None, cookies: Mapping[str, str], user_agent: str | None = None
+    ) -> str | None:
         """None when the request is authorized, else why not (for the 401 body)."""
+        refused = self.authorize(authorization, cookies, user_agent)
+        return None if refused is None else refused[1]
+
+    def authorize(
+        self, authorization: str | None, cookies: Mapping[str, str], user_agent: str | None = None
+    ) -> tuple[int, str] | None:
+        """None when the request is authorized, else (401 or 403, why not)."""
+        refused = self._credentials_refused(authorization, cookies)
+        if refused is not None:
+            return 401, refused
+        browser = cookies.get("gp_access_token") or _bearer(authorization)
+        with self._lock:
+            is_browser = browser is not None and browser in self._browser
+        if is_browser and self.require_browser_agent and "Mozilla/" not in (user_agent or ""):
+            return 403, "request blocked (not a browser)"
+        return None
+
+    def _credentials_refused(
+        self, authorization: str | None, cookies: Mapping[str, str]
+    ) -> str | None:
         now = self._clock()
         reason = "no credentials"
         with self._lock:
@@ -153,7 +187,12 @@ class AuthStore:
                 if scheme.lower() != "bearer":
                     reason = "unsupported authorization scheme"
                 elif token in self._browser:
-                    reason = "browser tokens must be sent as cookies"
+                    if "bearer" not in self.browser_channels:
+                        reason = "browser tokens must be sent as cookies"
+                    elif self._browser[token] <= now:
+                        reason = "gp_access_token expired"
+                    else:
+                        return None
                 elif token not in self._access:
                     reason = "unknown access token"
                 elif self._access[token] <= now:
@@ -162,7 +201,9 @@ class AuthStore:
                     return None
             cookie_token = cookies.get("gp_access_token")
             if cookie_token is not None:
-                if cookie_token not in self._browser:
+                if cookie_token in self._browser and "cookie" not in self.browser_channels:
+                    reason = "cookie authentication is not accepted"
+                elif cookie_token not in self._browser:
                     reason = "unknown gp_access_token cookie"
                 elif self._browser[cookie_token] <= now:
                     reason = "gp_access_token expired"
@@ -171,3 +212,10 @@ class AuthStore:
                 else:
                     return None
         return reason
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None

@@ -25,7 +25,16 @@ KINDS: dict[str, str] = {
     "overlap": "a search page (page > 1) repeats the last item of the previous page",
     "stale_listing": "search still lists media removed with Library.remove()",
     "unauthorized": "401 as if the token had been revoked",
+    "revoke": "revoke the login for good (refresh tokens blacklisted, access tokens dead), 401",
+    "forbidden": "403 from the API, as bot blocking answers",
     "slow": "sleep delay_s before answering (combines with other faults)",
+    # the CDN-side fault proxy: what a CDN in front of a changing origin can do
+    "change": "CDN: the file becomes a new version before this answer (other bytes, same size, "
+              "new ETag and Last-Modified), and stays so",
+    "drip": "CDN: the body trickles, drip_bytes every delay_s seconds (default 1 byte / 20 s)",
+    "silence": "CDN: headers and after_bytes of the body (default 0), then nothing for delay_s "
+               "(default: until the client hangs up)",
+    "wrong_total": "CDN: a 206 whose Content-Range total is not the file's size",
 }
 
 # endpoint -> target names that reach it
@@ -41,7 +50,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
 ALL_TARGETS = frozenset(t for names in TARGETS.values() for t in names)
 
 _COMMON = frozenset({"rate_limit", "error", "reset", "truncate", "slow"})
-_API = _COMMON | {"unauthorized"}
+_API = _COMMON | {"unauthorized", "revoke", "forbidden"}
 # endpoint -> fault kinds it can exhibit
 APPLICABLE: dict[str, frozenset[str]] = {
     "search": _API | {"overlap", "stale_listing"},
@@ -49,8 +58,9 @@ APPLICABLE: dict[str, frozenset[str]] = {
     "media": _API | {"not_found"},
     "user": _API,
     "token": _COMMON,
-    "cdn_get": _COMMON | {"ignore_range", "expired_link", "not_found"},
-    "cdn_head": _COMMON | {"expired_link", "not_found"},
+    "cdn_get": _COMMON | {"ignore_range", "expired_link", "not_found", "change", "drip",
+                          "silence", "wrong_total"},
+    "cdn_head": _COMMON | {"expired_link", "not_found", "change"},
 }
 
 
@@ -65,7 +75,8 @@ class Fault:
     retry_after: float | None = None  # seconds; rate_limit defaults to 1, error sends none
     retry_after_form: str = "seconds"  # "seconds" | "date"
     after_bytes: int | None = None  # reset/truncate: body bytes sent first (default: half)
-    delay_s: float = 0.0  # slow
+    delay_s: float = 0.0  # slow; drip: seconds between drops; silence: how long
+    drip_bytes: int = 1  # drip
     id: int = 0
     seen: int = 0  # matching requests so far
     hits: int = 0  # times it fired

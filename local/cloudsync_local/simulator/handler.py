@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import email.utils
-import hashlib
 import json
 import logging
 import math
+import select
 import socket
 import struct
 import time
@@ -236,6 +236,15 @@ class SimHandler(BaseHTTPRequestHandler):
                 self.sim.stats.incr("unauthorized")
                 self._error(401, "unauthorized", "token revoked (fault)", faults)
                 return True
+            if f.kind == "revoke":  # the login is revoked now, for good: 401 from here on
+                self.sim.auth.revoke_all()
+                self.sim.stats.incr("unauthorized")
+                self._error(401, "unauthorized", "token revoked", faults)
+                return True
+            if f.kind == "forbidden":  # bot blocking
+                self.sim.stats.incr("forbidden")
+                self._error(403, "forbidden", "Request blocked", faults)
+                return True
             if f.kind == "not_found":
                 self._error(404, "not_found", "Not Found", faults, cdn=cdn)
                 return True
@@ -283,12 +292,15 @@ class SimHandler(BaseHTTPRequestHandler):
             except CookieError:
                 pass
             cookies = {k: m.value for k, m in jar.items()}
-        reason = self.sim.auth.check(self.headers.get("Authorization"), cookies)
-        if reason is None:
+        refused = self.sim.auth.authorize(self.headers.get("Authorization"), cookies,
+                                          self.headers.get("User-Agent"))
+        if refused is None:
             return True
-        self.sim.stats.incr("unauthorized")
-        self._json(401, {"error": "unauthorized", "message": reason},
-                   {"WWW-Authenticate": 'Bearer realm="gopro"'}, faults)
+        status, reason = refused
+        self.sim.stats.incr("unauthorized" if status == 401 else "forbidden")
+        self._json(status, {"error": "unauthorized" if status == 401 else "forbidden",
+                            "message": reason},
+                   {"WWW-Authenticate": 'Bearer realm="gopro"'} if status == 401 else {}, faults)
         return False
 
     def _check_accept(self) -> None:
@@ -382,13 +394,16 @@ class SimHandler(BaseHTTPRequestHandler):
             return {"width": f.width, "height": f.height}
 
         def numbered(f: SimFile) -> dict[str, Any]:
-            return {} if f.item_number is None else {"item_number": f.item_number}
+            shown: dict[str, Any] = {} if f.item_number is None else {"item_number": f.item_number}
+            if f.available is not None:
+                shown["available"] = f.available
+            return shown
 
         files = [{**link(f), "camera_position": "default", **numbered(f), **dims(f),
                   "orientation": 1, "transforms": None} for f in media.files]
         variations = [{**link(f), "label": f.label, "quality": f.quality, "type": f.type,
                        **numbered(f), **dims(f), "transforms": None} for f in media.variations]
-        sidecars = [{**link(f), "label": f.label, "type": f.type, "fps": 0}
+        sidecars = [{**link(f), "label": f.label, "type": f.type, "fps": 0, **numbered(f)}
                     for f in media.sidecar_files]
         sprites = [{"fps": 30, "frame": {"count": 10, "width": 100, "height": 56},
                     "heads": [link(f)["head"]], "urls": [link(f)["url"]], "width": 1000,
@@ -441,13 +456,15 @@ class SimHandler(BaseHTTPRequestHandler):
             sim.stats.incr("cdn_403")
             self._error(403, "AccessDenied", "Access Denied", faults, cdn=True)
             return
+        if sim_file.available is False:  # a variation GoPro lists but cannot serve
+            sim.stats.incr("cdn_404")
+            self._error(404, "NoSuchKey", "The specified key does not exist.", faults, cdn=True)
+            return
         size = sim_file.size
-        headers = {
-            "Content-Type": _CONTENT_TYPES.get(sim_file.type, "application/octet-stream"),
-            "Accept-Ranges": "bytes",
-            "ETag": _etag(sim_file),
-            "Last-Modified": email.utils.formatdate(sim.started_at, usegmt=True),
-        }
+        answer = self._origin_headers(sim_file, faults)
+        if answer is None:
+            return
+        headers, generation = answer
         wanted = links.parse_range(self.headers.get("Range"), size)
         if first(faults, "ignore_range") is not None:
             wanted = None
@@ -459,13 +476,78 @@ class SimHandler(BaseHTTPRequestHandler):
         if isinstance(wanted, tuple):
             start, end = wanted
             status, length = 206, end - start + 1
-            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+            total = size + 1 if first(faults, "wrong_total") is not None else size
+            headers["Content-Range"] = f"bytes {start}-{end}/{total}"
             sim.stats.incr("cdn_206")
         rate = sim.cdn_rate_limit_bytes_per_s
         chunk = 1024 * 1024 if not rate else int(max(4096, min(64 * 1024, rate / 20)))
-        chunks = iter_content(sim_file.media_id, sim_file.file_id, start, length, chunk)
+        chunks = iter_content(sim_file.media_id, sim_file.file_id, start, length, chunk,
+                              generation)
+        slow = first(faults, "drip") or first(faults, "silence")
+        if slow is not None and not head:
+            self._send_slowly(status, headers, length, chunks, slow)
+            return
         self._send(status, headers, length, chunks, faults, head=head, rate=rate,
                    count_bytes=True)
+
+    def _origin_headers(self, sim_file: SimFile,
+                        faults: list[Fault]) -> tuple[dict[str, str], int] | None:
+        """The origin's headers for the file's current version (after a "change" fault), and
+        its generation; None when a stale If-Match was answered 412 (as S3 does)."""
+        sim = self.sim
+        if first(faults, "change") is not None:  # a new version at the source, from now on
+            sim.stats.incr("cdn_changed")
+            sim.origin.change(sim_file)
+        generation = sim.origin.generation(sim_file)
+        etag = sim.origin.etag(sim_file)
+        if not _if_match(self.headers.get("If-Match"), etag):
+            sim.stats.incr("cdn_412")
+            self._error(412, "PreconditionFailed", "At least one of the pre-conditions you "
+                        "specified did not hold", faults, cdn=True)
+            return None
+        return {
+            "Content-Type": _CONTENT_TYPES.get(sim_file.type, "application/octet-stream"),
+            "Accept-Ranges": "bytes",
+            **({"ETag": etag} if etag else {}),
+            "Last-Modified": email.utils.formatdate(sim.started_at + generation, usegmt=True),
+        }, generation
+
+    def _send_slowly(self, status: int, headers: Mapping[str, str], length: int,
+                     chunks: Iterable[bytes], fault: Fault) -> None:
+        """The drip and silence faults: headers at once, then the body barely or not at all.
+        Ends when the body is out, the time is up or the client hangs up."""
+        self.sim.stats.incr(f"status_{status}")
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        body = memoryview(b"".join(chunks))
+        if fault.kind == "silence":
+            head = max(0, min(fault.after_bytes or 0, length - 1))
+            self.wfile.write(body[:head])
+            self._wait_for_hang_up(fault.delay_s or 600.0)
+            self._hang_up(reset=False)
+        step = max(1, fault.drip_bytes)
+        interval = fault.delay_s if fault.delay_s > 0 else 20.0
+        for pos in range(0, length, step):
+            self.wfile.write(body[pos : pos + step])
+            self.sim.stats.incr("bytes_dripped", len(body[pos : pos + step]))
+            if pos + step < length and self._wait_for_hang_up(interval):
+                self._hang_up(reset=False)
+
+    def _wait_for_hang_up(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True as soon as the client closed its end."""
+        until = time.monotonic() + seconds
+        while (left := until - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.connection], [], [], min(left, 0.2))
+            if ready:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return True
+                except OSError:
+                    return True
+        return False
 
     # ---- control (for a separate process, e.g. the CLI demo) --------------------------------
     def _control(self, method: str, parts: list[str], body: bytes) -> None:
@@ -498,6 +580,8 @@ class SimHandler(BaseHTTPRequestHandler):
                     sim.revoke_refresh_tokens()
                 elif action == "expire_access_tokens":
                     sim.expire_access_tokens()
+                elif action == "revoke_all":
+                    sim.auth.revoke_all()
                 else:
                     raise ValueError(f"unknown action {action!r}")
                 self._json(200, {"ok": True})
@@ -511,9 +595,14 @@ class SimHandler(BaseHTTPRequestHandler):
 
 
 # ---- small parsers --------------------------------------------------------------------------
-def _etag(f: SimFile) -> str:
-    return '"' + hashlib.md5(f"{f.media_id}/{f.file_id}/{f.size}".encode(),
-                             usedforsecurity=False).hexdigest() + '"'
+def _if_match(header: str | None, etag: str | None) -> bool:
+    """RFC 9110 If-Match with strong comparison: "*" or one of the listed ETags."""
+    if header is None:
+        return True
+    wanted = [t.strip() for t in header.split(",") if t.strip()]
+    if "*" in wanted:
+        return etag is not None
+    return etag is not None and not etag.startswith("W/") and etag in wanted
 
 
 def _mapping(value: Any) -> dict[str, Any]:

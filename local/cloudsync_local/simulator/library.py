@@ -3,12 +3,20 @@
 A medium is its listing item (a plain dict, exactly what /media/search returns for it) plus the
 files its /download answer points at. File bytes are never stored: ``content.py`` computes them
 from (media key, file_id).
+
+The shapes follow /work/shared/gopro-api.md (dustin/gopro's fixtures and real library, rclone):
+ids of 13 mixed-case characters (some 24 hex), chaptered videos with a ``concat`` join, bursts
+with a cover, edits whose original is ``baked_source`` (filename ""), edit projects and share
+renders (not media), time-lapses as numbered ``source`` variations, RAW series, media without a
+``source``, ``available: false`` duplicates, gpmf / antishake sidecars. ``Media.kind`` says
+what a correct archiver does with each: archive its originals, or skip it.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import string
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +31,8 @@ GiB = 1024 * MiB
 
 _BASE_TIME = datetime(2024, 1, 1, 8, 0, 0, tzinfo=UTC)
 _SANE_MAX = 64 * GiB  # a raw item's file_size above this is "absurd": serve a small file instead
+_ID_ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase
+HEX_ID_EVERY = 4  # every 4th medium gets a 24-hex id, the others 13 mixed-case characters
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class SimFile:
     quality: str | None = None
     width: int | None = None
     height: int | None = None
+    available: bool | None = None  # sent as "available" when set; False: the CDN answers 404
 
     def content(self, offset: int = 0, length: int | None = None) -> bytes:
         """Expected bytes of this file (whole file by default)."""
@@ -71,6 +82,7 @@ class Media:
     download_override: dict[str, Any] | None = None  # served verbatim by /download when set
     removed: bool = False
     keep_listed: bool = False  # removed but still listed ("404 after listing")
+    kind: str = "media"  # "media": archive its originals; "project" / "render": skipped
 
     def all_files(self) -> list[SimFile]:
         seen: dict[str, SimFile] = {}
@@ -101,8 +113,28 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _video_extras(media: Media, sizes: list[int], n: int, *, gpmf: bool,
+                  unavailable: bool) -> None:
+    """gpmf sidecars (the telemetry track alone, type "1.mp4", and a stabilisation file) and an
+    ``available: false`` duplicate of chapter 1 listed first (its link 404s)."""
+    media_id, total = media.key, sum(sizes)
+    if gpmf:
+        media.sidecar_files = [
+            SimFile(media_id, "gpmf", total // 256 + 1, "1.mp4", False, label="gpmf"),
+            SimFile(media_id, "antishake", 2 * KiB + n % 31, "antishake.json", False,
+                    label="gpmf"),
+        ]
+    if unavailable:
+        first = media.variations[0]
+        media.variations.insert(0, SimFile(
+            media_id, "source-1-unavailable", sizes[0], first.type, False, label="source",
+            quality="high", item_number=1, width=first.width, height=first.height,
+            available=False))
+
+
 class Library:
-    """Thread-safe media store. Every ``add_*`` returns the media id (24 lowercase hex)."""
+    """Thread-safe media store. Every ``add_*`` returns the media id: 13 mixed-case
+    alphanumerics as in the real library, every ``HEX_ID_EVERY``-th one 24 lowercase hex."""
 
     def __init__(self, seed: str = "cloudsync") -> None:
         self.seed = seed
@@ -115,7 +147,16 @@ class Library:
         """Deterministic id from (seed, counter), skipping ids already taken."""
         while True:
             self._counter += 1
-            media_id = hashlib.sha256(f"{self.seed}:{self._counter}".encode()).hexdigest()[:24]
+            digest = hashlib.sha256(f"{self.seed}:{self._counter}".encode()).digest()
+            if self._counter % HEX_ID_EVERY == 0:
+                media_id = digest.hex()[:24]
+            else:
+                value = int.from_bytes(digest, "big")
+                chars = []
+                for _ in range(13):
+                    value, rest = divmod(value, len(_ID_ALPHABET))
+                    chars.append(_ID_ALPHABET[rest])
+                media_id = "".join(chars)
             if media_id not in self._media:
                 return media_id, self._counter
 
@@ -140,6 +181,9 @@ class Library:
         width: int = 3840,
         height: int = 2160,
         camera_model: str = "HERO12 Black",
+        file_type: str = "mp4",
+        unavailable_duplicate: bool = False,
+        composition: str | None = None,
     ) -> str:
         """A video; ``size`` is the total over its chapters (split evenly, remainder last).
 
@@ -160,7 +204,8 @@ class Library:
             captured, created = self._times(n, captured_at)
 
             def mk(file_id: str, fsize: int, original: bool, **kw: Any) -> SimFile:
-                return SimFile(media_id, file_id, fsize, "mp4", original, **kw)
+                kind = file_type if file_id.startswith("source") else "mp4"
+                return SimFile(media_id, file_id, fsize, kind, original, **kw)
 
             media = Media(key=media_id, item={}, filename=name)
             media.files = [mk("proxy-1", total // 16 + 1, False, item_number=1, width=1920,
@@ -181,9 +226,7 @@ class Library:
                    width=320, height=240),
             ]
             media.sprites = [SimFile(media_id, "sprite", 4 * KiB + n % 97, "jpg", False)]
-            if gpmf:
-                media.sidecar_files = [SimFile(media_id, "gpmf", total // 256 + 1, "gpmf", False,
-                                               label="gpmf")]
+            _video_extras(media, sizes, n, gpmf=gpmf, unavailable=unavailable_duplicate)
             media.item = {
                 "id": media_id,
                 "filename": name,
@@ -200,6 +243,9 @@ class Library:
                 "ready_to_view": "ready" if ready else "transcoding",
                 "content_title": None,
             }
+            if composition is not None:  # "export": a render GoPro made for sharing
+                media.item["composition"] = composition
+                media.kind = "render" if composition == "export" else "media"
             media.state = "ready" if ready else "transcoding"
             self._media[media_id] = media
             return media_id
@@ -214,9 +260,11 @@ class Library:
         *,
         width: int = 4000,
         height: int = 3000,
+        raw_size: int | None = None,
     ) -> str:
         """A burst / time-lapse photo set: ``files[]`` holds one original per frame (item 1..N);
-        the lone ``source`` variation is a cover image (not an original)."""
+        the lone ``source`` variation is a cover image (not an original). ``raw_size`` makes
+        it a RAW series: one ``raw_photo`` sidecar (.GPR) per frame, numbered by item."""
         with self._lock:
             media_id, n = self._next()
             name = filename if filename is not None else f"G00{n % 100000:05d}.JPG"
@@ -230,6 +278,12 @@ class Library:
             media.variations = [SimFile(media_id, "cover", frame_size // 2 + 1, "jpg", False,
                                         label="source", quality="high", width=width,
                                         height=height)]
+            if raw_size is not None:
+                media.sidecar_files = [
+                    SimFile(media_id, f"raw_photo-{i}", raw_size + i, "gpr", True,
+                            label="raw_photo", item_number=i)
+                    for i in range(1, frames + 1)
+                ]
             media.item = {
                 "id": media_id, "filename": name, "file_extension": "jpg", "type": media_type,
                 "captured_at": captured, "created_at": created,
@@ -273,6 +327,90 @@ class Library:
                 "width": width, "height": height, "ready_to_view": "ready",
                 "content_title": None,
             }
+            self._media[media_id] = media
+            return media_id
+
+    def _simple_item(self, media_id: str, n: int, name: str, media_type: str, ext: str,
+                     captured_at: str | datetime | None, **fields: Any) -> dict[str, Any]:
+        captured, created = self._times(n, captured_at)
+        return {
+            "id": media_id, "filename": name, "file_extension": ext, "type": media_type,
+            "captured_at": captured, "created_at": created, "file_size": None, "item_count": 1,
+            "source_duration": None, "camera_model": "HERO12 Black", "width": 1920,
+            "height": 1080, "ready_to_view": "ready", "content_title": None, **fields,
+        }
+
+    def add_edit(self, size: int = 2 * MiB, media_type: str = "MultiClipEdit",
+                 captured_at: str | datetime | None = None) -> str:
+        """An edit (dustin/gopro's multiclip.json): no ``source``; the original is the
+        ``baked_source`` render (no item number); ``filename`` is ""; an ``edl_mce`` sidecar."""
+        with self._lock:
+            media_id, n = self._next()
+            media = Media(key=media_id, item={}, filename="")
+            media.files = [SimFile(media_id, "proxy-1", size // 8 + 1, "mp4", False,
+                                   item_number=1, width=1920, height=1080)]
+            media.variations = [
+                SimFile(media_id, "baked_source", size, "mp4", True, label="baked_source",
+                        quality="1080p", width=1920, height=1080),
+                SimFile(media_id, "mp4_low", size // 64 + 1, "mp4", False, label="mp4_low",
+                        quality="240p", width=320, height=240),
+            ]
+            media.sidecar_files = [SimFile(media_id, "edl_mce", 3 * KiB, "json", False,
+                                           label="edl_mce")]
+            media.item = self._simple_item(media_id, n, "", media_type, "mp4", captured_at)
+            self._media[media_id] = media
+            return media_id
+
+    def add_edit_project(self, captured_at: str | datetime | None = None) -> str:
+        """An edit project (``play_as: "edl"``, ``user_created``): a thumbnail and the edit
+        list, no original at all. Not a medium: an archiver skips it."""
+        with self._lock:
+            media_id, n = self._next()
+            media = Media(key=media_id, item={}, filename="", kind="project")
+            media.files = [SimFile(media_id, "thumbnail", 20 * KiB, "jpg", False,
+                                   item_number=1)]
+            media.sidecar_files = [SimFile(media_id, "edl_mce", 2 * KiB, "json", False,
+                                           label="edl_mce")]
+            media.item = self._simple_item(media_id, n, "", "MultiClipEdit", "mp4", captured_at,
+                                           play_as="edl", user_created=True)
+            self._media[media_id] = media
+            return media_id
+
+    def add_timelapse(self, frames: int = 40, frame_size: int = 64 * KiB,
+                      filename: str | None = None,
+                      captured_at: str | datetime | None = None) -> str:
+        """A TimeLapse whose originals are ``frames`` numbered ``source`` variations (JPG)
+        whose sizes add up exactly to the listing's file_size; ``files[0]`` is a cover."""
+        with self._lock:
+            media_id, n = self._next()
+            name = filename if filename is not None else f"G00{n % 100000:05d}.JPG"
+            sizes = [frame_size + (i * 37) % 1000 for i in range(1, frames + 1)]
+            media = Media(key=media_id, item={}, filename=name)
+            media.files = [SimFile(media_id, "cover", frame_size // 2 + 1, "jpg", False,
+                                   item_number=1)]
+            media.variations = [
+                SimFile(media_id, f"source-{i}", s, "jpg", True, label="source",
+                        quality="high", item_number=i)
+                for i, s in enumerate(sizes, start=1)
+            ]
+            media.item = self._simple_item(media_id, n, name, "TimeLapse", "jpg", captured_at,
+                                           file_size=sum(sizes), item_count=frames)
+            self._media[media_id] = media
+            return media_id
+
+    def add_no_source(self, size: int = 2 * MiB, media_type: str = "TimeLapseVideo",
+                      captured_at: str | datetime | None = None) -> str:
+        """A ready single-item medium without any ``source`` variation: ``files[0]`` is the
+        original (rclone's fallback); the variations are proxies only."""
+        with self._lock:
+            media_id, n = self._next()
+            name = f"GX01{n % 10000:04d}.MP4"
+            media = Media(key=media_id, item={}, filename=name)
+            media.files = [SimFile(media_id, "file-1", size, "mp4", True, item_number=1)]
+            media.variations = [SimFile(media_id, "high_res_proxy_mp4", size // 8 + 1, "mp4",
+                                        False, label="high_res_proxy_mp4", quality="1440p")]
+            media.item = self._simple_item(media_id, n, name, media_type, "mp4", captured_at,
+                                           file_size=size)
             self._media[media_id] = media
             return media_id
 

@@ -17,6 +17,7 @@ from .auth import AuthStore, BrowserToken
 from .faults import FaultSet
 from .handler import ACCEPT, SimHTTPServer
 from .library import Library
+from .origin import OriginStore
 from .stats import Stats
 
 
@@ -44,6 +45,7 @@ class GoProSimulator:
         self._port = port
         self.library = library if library is not None else Library(seed)
         self.faults = FaultSet()
+        self.origin = OriginStore()  # the CDN origin's ETags and file versions
         self.stats = Stats()
         self.link_lifetime_s = link_lifetime_s
         self.max_per_page = max_per_page  # silent cap on per_page
