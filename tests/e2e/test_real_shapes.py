@@ -81,6 +81,8 @@ def test_every_shape_is_archived_once_and_what_is_not_media_is_skipped(stack: St
         else:
             assert row.status == COMPLETED, (name, row)
             stack.assert_archived_exactly(media_id)  # every original once, byte-exact
+            # GoPro's own checksum: every file here carries an ETag that proves it
+            assert [o.get("origin") for o in row.objects] == ["match"] * len(row.objects), name
         assert row.failures == 0, name  # nothing spent of any retry budget
     assert "edit project" in (rows[media["project"]].error_message or "")
     assert "share render" in (rows[media["render"]].error_message or "")
