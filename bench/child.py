@@ -19,6 +19,8 @@ import logging
 import os
 import resource
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,14 +115,79 @@ def streaming_full_object_crc() -> None:
     models.MultipartChecksumBuilder = Streaming  # type: ignore[misc, assignment]
 
 
+ACCOUNT_PATH = "/__bench/account"
+
+
+def _operation(environ: dict[str, Any]) -> str:
+    """What an AWS request asks, from the request alone: ``service.Operation`` for JSON
+    protocols (X-Amz-Target), else the S3 verb with the sub-resource that names it."""
+    target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+    if target:
+        service, _, op = target.partition(".")
+        return f"{service.split('_')[0].lower()}.{op}"
+    query = str(environ.get("QUERY_STRING", ""))
+    method = str(environ.get("REQUEST_METHOD", ""))
+    if "Action=" in query or str(environ.get("CONTENT_TYPE", "")).startswith(
+            "application/x-www-form-urlencoded"):
+        return f"query.{method}"
+    names = {("PUT", "partNumber"): "UploadPart", ("POST", "uploadId"): "CompleteMultipartUpload",
+             ("POST", "uploads"): "CreateMultipartUpload", ("GET", "uploadId"): "ListParts",
+             ("GET", "uploads"): "ListMultipartUploads", ("DELETE", "uploadId"): "AbortUpload",
+             ("GET", "tagging"): "GetObjectTagging", ("PUT", "tagging"): "PutObjectTagging",
+             ("GET", "versions"): "ListObjectVersions"}
+    for (verb, word), name in names.items():
+        if method == verb and word in query:
+            return f"s3.{name}"
+    if "/" not in str(environ.get("PATH_INFO", "")).strip("/"):
+        return f"s3.Bucket{method.title()}"  # on the bucket itself (path-style: /bucket)
+    plain = {"PUT": "PutObject", "HEAD": "HeadObject", "GET": "GetObject",
+             "DELETE": "DeleteObject", "POST": "PostObject"}
+    return "s3." + plain.get(method, method)
+
+
+class Accounting:
+    """A WSGI wrapper that sums, per operation, the requests, their wall time and the CPU time
+    of the thread that served them (moto serves each request on a thread of its own). GET
+    ``/__bench/account`` answers the sums so far as JSON and starts anew."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.sums: dict[str, list[float]] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == ACCOUNT_PATH:
+            with self.lock:
+                body, self.sums = json.dumps(self.sums).encode(), {}
+            start_response("200 OK", [("Content-Type", "application/json"),
+                                      ("Content-Length", str(len(body)))])
+            return [body]
+        name = _operation(environ)
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return list(self.app(environ, start_response))  # the body, served within the timing
+        finally:
+            with self.lock:
+                entry = self.sums.setdefault(name, [0, 0.0, 0.0])
+                entry[0] += 1
+                entry[1] += time.perf_counter() - wall
+                entry[2] += time.thread_time() - cpu
+
+
 def run_moto(args: argparse.Namespace) -> int:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     if args.streaming_crc:
         streaming_full_object_crc()
+    from cloudsync_local.cloud import dynamo_guard
+
+    dynamo_guard.install()  # the local cloud's guard: no lost writes, no O(table) copies
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    inner = server._server
+    if inner is not None:
+        inner.app = Accounting(inner.app)
     host, port = server.get_host_and_port()
     _announce({"endpoint": f"http://{host}:{port}", "pid": os.getpid()})
     _serve_until_stdin_closes()

@@ -21,6 +21,7 @@ import importlib
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -84,10 +85,63 @@ def _profiler(fn: str) -> Callable[[], None] | None:
     return done
 
 
+class RequestLog:
+    """Every request an invocation makes, by what it asks and how long its answer took.
+
+    AWS requests are timed around botocore's ``Endpoint.make_request`` (one operation, its
+    retries included), named ``service.Operation``; the source's around requests'
+    ``HTTPAdapter.send`` (to the answer's headers), named ``api.METHOD`` (GoPro's API) or
+    ``cdn.METHOD`` (a file's bytes). Installed
+    once per container; ``take()`` hands over and clears what the invocation recorded.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: list[tuple[str, float]] = []
+
+    def install(self) -> None:
+        import requests.adapters
+        from botocore.endpoint import Endpoint
+
+        log = self
+        make_request = Endpoint.make_request
+        send = requests.adapters.HTTPAdapter.send
+
+        def timed_make_request(endpoint: Any, operation_model: Any, request_dict: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return make_request(endpoint, operation_model, request_dict)
+            finally:
+                name = f"{operation_model.service_model.endpoint_prefix}.{operation_model.name}"
+                log.add(name, time.perf_counter() - started)
+
+        def timed_send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return send(adapter, request, *args, **kwargs)
+            finally:
+                where = "cdn" if "/cdn/" in str(request.url) else "api"
+                log.add(f"{where}.{request.method}", time.perf_counter() - started)
+
+        Endpoint.make_request = timed_make_request  # type: ignore[method-assign, assignment]
+        requests.adapters.HTTPAdapter.send = timed_send  # type: ignore[method-assign, assignment]
+
+    def add(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self._seen.append((name, seconds))
+
+    def take(self) -> list[tuple[str, float]]:
+        with self._lock:
+            seen, self._seen = self._seen, []
+        return seen
+
+
 class Container:
     def __init__(self) -> None:
         self._env: dict[str, str] = {}
         self._handlers: dict[str, tuple[Callable[[Any, Any], Any], int, int]] = {}
+        self.requests = RequestLog()
+        self.requests.install()
 
     def _apply_env(self, env: dict[str, str]) -> None:
         if env == self._env:
@@ -126,6 +180,7 @@ class Container:
         handler, memory_mb, timeout_s = self._handler(str(request["fn"]))
         fresh = reset_peak()
         before = _status("VmRSS")
+        self.requests.take()
         started, cpu = time.perf_counter(), time.process_time()
         answer: dict[str, Any] = {"ok": True}
         profile = _profiler(str(request["fn"]))
@@ -139,7 +194,8 @@ class Container:
         answer.update(seconds=time.perf_counter() - started,
                       cpu_seconds=time.process_time() - cpu, rss_before_mib=before,
                       peak_rss_mib=_status("VmHWM"), peak_is_per_invocation=fresh,
-                      memory_mb=memory_mb)
+                      memory_mb=memory_mb,
+                      requests=[[n, round(t, 5)] for n, t in self.requests.take()])
         return answer
 
 

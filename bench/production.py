@@ -27,9 +27,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .procs import py_child
+from .child import ACCOUNT_PATH
+from .procs import Child, py_child
 from .throughput import LIMIT_CONFIG, MIB, Sink, rclone_copyurl, rclone_path, seed
 from .workflow import Invocation, Pool, RunResult, Stack, Workflow, errors, gb_seconds
+
+__all__ = ["GIB", "MIB", "Case", "Compute", "Env", "MemoryFacts", "Point"]
 
 KIB = 1024
 GIB = 1024 * MIB
@@ -89,6 +92,9 @@ class Case:
     sink_mib_s: float | None = None  # the sink's ingest of the same sizes from memory
     run: RunResult | None = None
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of the product's run
+    served: dict[str, Served] = field(default_factory=dict)  # "sink"/"control" -> operations
+    idle_ms: float | None = None  # one request to the idle control plane, after the run
+    sink_cpu: dict[str, float] = field(default_factory=dict)  # contender -> the sink's CPU s
 
     @property
     def cap_mib_s(self) -> float | None:
@@ -183,14 +189,21 @@ def _ignore(_value: object) -> None:
 
 
 def clear(sink: Sink) -> None:
-    """Every object version and open upload out of the bucket: moto keeps them in memory."""
+    """Every object and open upload out of the bucket: moto keeps them in memory.
+
+    Not ListObjectVersions: moto 5.2.5 deep-copies every version with its bytes to list them
+    (seconds of the sink's CPU per call over a GiB). Each key here has one version, so listing
+    the keys and deleting the version HEAD names is the same and cheap.
+    """
     s3 = sink.client()
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=sink.bucket):
-        doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                  for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
-        for i in range(0, len(doomed), 1000):
-            s3.delete_objects(Bucket=sink.bucket, Delete={"Objects": doomed[i:i + 1000],
-                                                          "Quiet": True})
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sink.bucket)
+            for o in page.get("Contents", [])]
+    for key in keys:
+        version = s3.head_object(Bucket=sink.bucket, Key=key).get("VersionId")
+        if version and version != "null":
+            s3.delete_object(Bucket=sink.bucket, Key=key, VersionId=version)
+        else:
+            s3.delete_object(Bucket=sink.bucket, Key=key)
     for u in s3.list_multipart_uploads(Bucket=sink.bucket).get("Uploads", []):
         s3.abort_multipart_upload(Bucket=sink.bucket, Key=u["Key"], UploadId=u["UploadId"])
 
@@ -206,6 +219,8 @@ class Env:
     sink: Sink
     echo: Callable[[str], None]
     sink_pid: int = 0
+    control_endpoint: str = ""  # DynamoDB, Secrets Manager, SNS: another moto process
+    control_pid: int = 0
     count: int = 0
     cold_starts: list[float] = field(default_factory=list)  # seconds to build a container's clients
 
@@ -215,16 +230,23 @@ class Env:
 
 
 def product_run(env: Env, sim_info: dict[str, Any], label: str, *, ranges: int = RANGES,
-                map_concurrency: int = MAP_CONCURRENCY, media_at_once: int = MEDIA_AT_ONCE
-                ) -> RunResult:
+                map_concurrency: int = MAP_CONCURRENCY, media_at_once: int = MEDIA_AT_ONCE,
+                on_start: Callable[[], None] | None = None) -> RunResult:
+    """A new stack, its containers warmed, the lister run; then the workflow over the queued
+    media (``on_start`` is called right before, once the setup is done)."""
     stack = Stack(env.sink.endpoint, env.stack_name(label), sim_info["base_url"],
-                  bucket=env.sink.bucket, parallel_ranges=ranges)
+                  bucket=env.sink.bucket, parallel_ranges=ranges,
+                  control_endpoint=env.control_endpoint)
     stack.create(sim_info)
     flow = Workflow(env.pool, stack, map_concurrency=map_concurrency,
                     media_at_once=media_at_once)
     env.cold_starts += env.pool.warm(stack.env())
     flow.list_library()
-    return flow.run(flow.pending())
+    media = flow.pending()
+    flow.record_part_sizes = len(media) == 1  # the memory facts read one medium's part size
+    if on_start is not None:
+        on_start()
+    return flow.run(media)
 
 
 def connections(scenario: str, sizes: Sequence[int]) -> int:
@@ -249,20 +271,9 @@ def run_case(env: Env, scenario: str, spec: list[dict[str, Any]], cap: float,
         for name in CONTENDERS:
             if name not in contenders:
                 continue
+            sink_before = cpu_seconds(env.sink_pid)
             if name == "product":
-                pids = {"sink": env.sink_pid, "source": int(sim.info.get("pid", 0))}
-                before = {k: cpu_seconds(pid) for k, pid in pids.items()}
-                run = product_run(env, sim.info, label)
-                case.run = run
-                case.cpu = {k: cpu_seconds(pid) - before[k] for k, pid in pids.items()}
-                case.cpu["functions"] = sum(i.cpu_seconds for i in run.invocations)
-                note = "; ".join(errors(run.invocations)[:2])
-                if run.failed:
-                    alive = "" if sim.proc and sim.proc.poll() is None else "; the simulator died"
-                    note = (f"{len(run.failed)} media failed: {note}{alive} "
-                            f"{sim.stderr_tail()[-400:]}")
-                case.results[name] = Measured(name, None if run.failed else run.seconds,
-                                              run.bytes or total, note)
+                case.results[name] = _run_product(env, sim, case, label)
             elif name == "seed":
                 case.results[name] = run_seed(env.sink, originals, total)
             elif name == "rclone":
@@ -270,11 +281,66 @@ def run_case(env: Env, scenario: str, spec: list[dict[str, Any]], cap: float,
             else:
                 case.results[name] = run_limit(env.sink, originals, total)
                 case.sink_mib_s = case.results[name].mib_s
+            case.sink_cpu[name] = cpu_seconds(env.sink_pid) - sink_before
             clear(env.sink)
             r = case.results[name]
             env.echo(f"  {label:<16} {name:<8} {_fmt(r.mib_s)} MiB/s"
                      f"{'  ' + r.note if r.note else ''}")
     return case
+
+
+def _run_product(env: Env, sim: Child, case: Case, label: str) -> Measured:
+    """The product's run of a case, with the CPU seconds every process spent on it and what the
+    sink and the control plane served (per operation)."""
+    pids = {"sink": env.sink_pid, "source": int(sim.info.get("pid", 0)),
+            "control": env.control_pid}
+    endpoints = {"sink": env.sink.endpoint, "control": env.control_endpoint}
+    before: dict[str, float] = {}
+
+    def start() -> None:  # the stack is set up and the library listed: count from here
+        for endpoint in {e for e in endpoints.values() if e}:
+            served(endpoint)
+        before.update({k: cpu_seconds(pid) for k, pid in pids.items()})
+
+    run = product_run(env, sim.info, label, on_start=start)
+    case.run = run
+    case.cpu = {k: cpu_seconds(pid) - before[k] for k, pid in pids.items() if pid}
+    case.cpu["functions"] = sum(i.cpu_seconds for i in run.invocations)
+    case.served = {k: served(e) for k, e in endpoints.items() if e}
+    if env.control_endpoint:
+        case.idle_ms = idle_request_ms(env.control_endpoint)
+    note = "; ".join(errors(run.invocations)[:2])
+    if run.failed:
+        alive = "" if sim.proc and sim.proc.poll() is None else "; the simulator died"
+        note = f"{len(run.failed)} media failed: {note}{alive} {sim.stderr_tail()[-400:]}"
+    return Measured("product", None if run.failed else run.seconds, run.bytes or case.bytes,
+                    note)
+
+
+Served = dict[str, list[float]]  # operation -> [requests, wall seconds, CPU seconds]
+
+
+def served(endpoint: str) -> Served:
+    """What a moto process (bench.child, ``Accounting``) served since the last ask."""
+    import requests
+
+    answer: Served = requests.get(endpoint + ACCOUNT_PATH, timeout=30).json()
+    return answer
+
+
+def idle_request_ms(endpoint: str, tries: int = 20) -> float:
+    """The median time moto takes to answer one small DynamoDB request with nothing else
+    running (ListTables): its own per-request cost, apart from any queueing under load."""
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+    client.list_tables(Limit=1)  # the connection, out of the timing
+    times = []
+    for _ in range(tries):
+        started = time.perf_counter()
+        client.list_tables(Limit=1)
+        times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2] * 1000
 
 
 def cpu_seconds(pid: int) -> float:
@@ -289,6 +355,66 @@ def cpu_seconds(pid: int) -> float:
 
 def _fmt(value: float | None, spec: str = "7.1f") -> str:
     return "      -" if value is None else f"{value:{spec}}"
+
+
+# --- where the product's time goes: its requests -------------------------------------------
+
+# A data request moves a file's bytes (a CDN read, an UploadPart, a whole small file's PutObject);
+# every other request is the fixed work of a medium: the tracker, the secret, GoPro's API,
+# S3's upload bookkeeping (create, ListParts, complete, verify).
+DATA_REQUESTS = ("cdn.", "s3.UploadPart", "s3.PutObject")
+AWS_REQUEST_S = 0.010  # a DynamoDB / S3 metadata / Secrets Manager answer in AWS: ~5-20 ms
+
+
+def is_fixed(operation: str) -> bool:
+    return not operation.startswith(DATA_REQUESTS)
+
+
+def request_rows(run: RunResult, media: int) -> list[tuple[str, str, float, float]]:
+    """(function, operation, requests per medium, median seconds), most time first."""
+    rows = []
+    for fn in ("prepare", "transfer", "finalize"):
+        times: dict[str, list[float]] = {}
+        for inv in run.of(fn):
+            for op, seconds in inv.requests:
+                times.setdefault(op, []).append(seconds)
+        for op, ts in sorted(times.items(), key=lambda kv: -sum(kv[1])):
+            rows.append((fn, op, len(ts) / max(1, media), sorted(ts)[len(ts) // 2]))
+    return rows
+
+
+@dataclass(frozen=True)
+class FixedWork:
+    """The fixed requests of a run: how many per medium, how long they kept the media waiting,
+    and what the run would take if each were answered in ``AWS_REQUEST_S`` (a model)."""
+
+    media: int
+    requests: int
+    median_s: float
+    wait_s: float  # summed over every invocation (each medium's chain waits on its own)
+    slots: int  # media at once: the chains that run side by side
+    measured_s: float
+
+    @property
+    def per_medium(self) -> float:
+        return self.requests / max(1, self.media)
+
+    @property
+    def modeled_s(self) -> float:
+        """The run's time with every fixed request answered in ``AWS_REQUEST_S``: each chain
+        waits that much less, and ``slots`` chains run side by side."""
+        saved = self.wait_s - self.requests * AWS_REQUEST_S
+        return max(0.0, self.measured_s - saved / self.slots)
+
+
+def fixed_work(case: Case) -> FixedWork | None:
+    if case.run is None:
+        return None
+    times = [t for inv in case.run.invocations for op, t in inv.requests if is_fixed(op)]
+    if not times:
+        return None
+    return FixedWork(case.media, len(times), sorted(times)[len(times) // 2], sum(times),
+                     min(MEDIA_AT_ONCE, case.media), case.run.seconds)
 
 
 # --- scaling ----------------------------------------------------------------------------------
@@ -306,30 +432,40 @@ class Point:
 
 def scale_ranges(env: Env, size: int, cap: float, values: Sequence[int]) -> list[Point]:
     """One medium of ``size`` (one slice: one transfer invocation) with N ranges in flight."""
-    out = []
-    with py_child("sim", "--spec", _json(medium_spec(size)), "--rate", str(cap),
-                  name="simulator (scaling)") as sim:
-        for n in values:
-            run = product_run(env, sim.info, f"ranges-{n}", ranges=n)
-            clear(env.sink)
-            speed = None if run.failed else run.bytes / MIB / run.seconds
-            span = max((i.seconds for i in run.of("transfer")), default=0.0)
-            out.append(Point("ranges", n, speed, cap / MIB, n,
-                             run.bytes / MIB / span if span and not run.failed else None))
-            env.echo(f"  scaling ranges x{n}: {_fmt(speed)} MiB/s")
-    return out
+    def point(n: int, run: RunResult, speed: float | None) -> Point:
+        span = max((i.seconds for i in run.of("transfer")), default=0.0)
+        return Point("ranges", n, speed, cap / MIB, n,
+                     run.bytes / MIB / span if span and not run.failed else None)
+
+    return _scale(env, medium_spec(size), cap, values, "ranges",
+                  lambda n: (n, MEDIA_AT_ONCE), point)
 
 
 def scale_media(env: Env, scale: float, cap: float, values: Sequence[int]) -> list[Point]:
+    """The library at ``scale`` with N media at once (maxConcurrentMedia)."""
+    def point(n: int, _run: RunResult, speed: float | None) -> Point:
+        return Point("media", n, speed, cap / MIB, n * MAP_CONCURRENCY * RANGES)
+
+    return _scale(env, library_spec(scale), cap, values, "media",
+                  lambda n: (RANGES, n), point)
+
+
+def _scale(env: Env, spec: list[dict[str, Any]], cap: float, values: Sequence[int], what: str,
+           settings: Callable[[int], tuple[int, int]],
+           point: Callable[[int, RunResult, float | None], Point]) -> list[Point]:
+    """The product over ``spec`` once per N in ``values``, with ``settings(N)``: (ranges per
+    transfer invocation, media at once)."""
     out = []
-    with py_child("sim", "--spec", _json(library_spec(scale)), "--rate", str(cap),
+    with py_child("sim", "--spec", _json(spec), "--rate", str(cap),
                   name="simulator (scaling)") as sim:
         for n in values:
-            run = product_run(env, sim.info, f"media-{n}", media_at_once=n)
+            ranges, media_at_once = settings(n)
+            run = product_run(env, sim.info, f"{what}-{n}", ranges=ranges,
+                              media_at_once=media_at_once)
             clear(env.sink)
             speed = None if run.failed else run.bytes / MIB / run.seconds
-            out.append(Point("media", n, speed, cap / MIB, n * MAP_CONCURRENCY * RANGES))
-            env.echo(f"  scaling media x{n}: {_fmt(speed)} MiB/s")
+            out.append(point(n, run, speed))
+            env.echo(f"  scaling {what} x{n}: {_fmt(speed)} MiB/s")
     return out
 
 

@@ -44,6 +44,7 @@ class Invocation:
     result: Any = None
     error_type: str = ""
     message: str = ""
+    requests: tuple[tuple[str, float], ...] = ()  # (service.Operation, seconds), in order
 
 
 class Pool:
@@ -109,12 +110,17 @@ class Pool:
 class Stack:
     """One deployment's worth of resources in the sink, and the functions' environment."""
 
-    endpoint: str
+    endpoint: str  # the sink: S3
     name: str
     gopro_api_url: str
     bucket: str = "archive"
     parallel_ranges: int = 8
     part_size_mib: int = 0
+    control_endpoint: str = ""  # DynamoDB, Secrets Manager, SNS ("": the sink's endpoint)
+
+    @property
+    def control(self) -> str:
+        return self.control_endpoint or self.endpoint
 
     @property
     def table(self) -> str:
@@ -126,7 +132,8 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         return {
-            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ENDPOINT_URL": self.control,
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
             "CLOUDSYNC_TABLE": self.table,
             "CLOUDSYNC_BUCKET": self.bucket,
             "CLOUDSYNC_SECRET_ID": self.secret,
@@ -141,7 +148,8 @@ class Stack:
 
     def client(self, service: str) -> Any:
         config = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=20)
-        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",  # type: ignore[call-overload]
+        endpoint = self.endpoint if service == "s3" else self.control
+        return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",  # type: ignore[call-overload]
                             config=config)
 
     def create(self, sim_info: dict[str, Any]) -> None:
@@ -188,15 +196,17 @@ class Workflow:
     """Drives media through the real functions as the state machine does."""
 
     def __init__(self, pool: Pool, stack: Stack, *, map_concurrency: int = 4,
-                 media_at_once: int = 5) -> None:
+                 media_at_once: int = 5, record_part_sizes: bool = True) -> None:
         from cloudsync_core.errors import transient_error_names
 
         self.pool, self.stack = pool, stack
         self.map_concurrency, self.media_at_once = map_concurrency, media_at_once
+        self.record_part_sizes = record_part_sizes
         self.transient = frozenset(transient_error_names())
         self.dynamodb = stack.client("dynamodb")
         self.invocations: list[Invocation] = []
         self.part_sizes: dict[str, int] = {}
+        self._queued: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()
 
     def list_library(self) -> dict[str, Any]:
@@ -208,7 +218,9 @@ class Workflow:
         from cloudsync_core.tracker import Tracker
 
         rows = Tracker(self.dynamodb, self.stack.table).by_status(PROVIDER, "PENDING")
-        return sorted(r.media_id for r in rows)
+        # What the stream record hands the start function (wake, run): no read on the chain.
+        self._queued = {r.media_id: (int(r.wake), r.run_id or "") for r in rows}
+        return sorted(self._queued)
 
     def run(self, media_ids: Sequence[str]) -> RunResult:
         self.invocations = []
@@ -241,9 +253,12 @@ class Workflow:
     # one medium ------------------------------------------------------------------------------
     def _archive(self, media_id: str) -> int | None:
         """Bytes archived, or None when the medium failed."""
-        for _round in range(20):  # continuations
-            row = self._row(media_id)
-            wake, run_id = int(row["wake"]["N"]), row.get("run_id", {}).get("S", "")
+        for round_ in range(20):  # continuations
+            if round_ == 0 and media_id in self._queued:
+                wake, run_id = self._queued[media_id]
+            else:  # a continuation's new stream record: the row as finalize left it
+                row = self._row(media_id)
+                wake, run_id = int(row["wake"]["N"]), row.get("run_id", {}).get("S", "")
             self._claim(media_id, wake)
             step = {"provider": PROVIDER, "media_id": media_id, "wake": wake, "run_id": run_id,
                     "correlation_id": uuid.uuid4().hex,
@@ -251,9 +266,10 @@ class Workflow:
             plan = self._call("prepare", step, media_id)
             if plan is None:
                 return None
-            sizes = self._part_sizes(media_id)  # the plan is in the row until finalize
-            with self._lock:
-                self.part_sizes.update(sizes)
+            if self.record_part_sizes:  # a read the workflow does not make: only when asked
+                sizes = self._part_sizes(media_id)  # the plan is in the row until finalize
+                with self._lock:
+                    self.part_sizes.update(sizes)
             events = [{"provider": PROVIDER, "media_id": media_id, "wake": wake,
                        "correlation_id": step["correlation_id"], "deadline": plan["deadline"],
                        "slice": s} for s in plan["slices"]]
@@ -304,7 +320,8 @@ class Workflow:
                              float(answer.get("cpu_seconds", 0.0)), int(answer["memory_mb"]),
                              float(answer["rss_before_mib"]), float(answer["peak_rss_mib"]),
                              answer.get("result"), str(answer.get("error_type", "")),
-                             str(answer.get("message", "")))
+                             str(answer.get("message", "")),
+                             tuple((str(n), float(t)) for n, t in answer.get("requests", [])))
             with self._lock:
                 self.invocations.append(inv)
             if inv.ok:

@@ -19,7 +19,8 @@ each number; counts in ``Usage``, measured by ``make bench`` where a benchmark m
 - DynamoDB: on-demand read/write units, as the lister benchmark measured them.
 - Fixed monthly: KMS key, secret, custom metrics, alarm metrics, dashboard (free up to three),
   for the stack's monitoring choice (stack config ``customMetrics`` and ``alarms``; the default
-  stack has no custom metrics and the four essential alarms, see ``components.monitoring``).
+  stack has no custom metrics and the four essential alarms: the alarms catalog,
+  ``cloudsync_defs.alarms``, counted per function of ``cloudsync_defs.functions``).
 Data transfer INTO S3 is free: the seed's estimate billed it as "data transfer out".
 """
 
@@ -28,17 +29,23 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
+from cloudsync_core import metrics
+from cloudsync_defs import alarms as alarm_defs
+from cloudsync_defs.alarms import ALARM_SETS
+from cloudsync_defs.functions import FUNCTIONS
 from cloudsync_defs.lifecycle import (
     MINIMUM_STORAGE_DAYS,
     POLICIES,
     LifecyclePolicy,
     transitions_apply,
 )
+from cloudsync_defs.stack import LAMBDA_ARCHITECTURE
 
 PRICES_FILE: Final = Path(__file__).with_name("prices.json")
 MONTH_DAYS: Final = 30
@@ -47,9 +54,11 @@ GIB_PER_GB: Final = 1.0  # storage "GB" in S3 pricing is GiB-sized; the model ke
 POLICY_NAMES: Final = ("seed", "default", "deep-archive-now")
 STANDARD_SIZES: Final = ((1_000, 100.0), (30_000, 3_000.0))  # (videos, GB): the seed's ratio
 MB_PER_VIDEO: Final = 100.0  # the seed's example: 100 GB in 1,000 videos
+MAX_MONTHS: Final = 120  # ten years of cumulative cost
+MAX_LIBRARY_GB: Final = 1e9  # an exabyte: beyond, the counts stop being numbers
 
-# The functions run on arm64 (components.functions.ARCHITECTURE): Graviton's GB-second price.
-LAMBDA_GB_SECOND: Final = "lambda_gb_second_arm64"
+# The functions' architecture (cloudsync_defs.stack): arm64 is Graviton's GB-second price.
+LAMBDA_GB_SECOND: Final = f"lambda_gb_second_{LAMBDA_ARCHITECTURE}"
 LAMBDA_MB_PER_VCPU: Final = 1769  # aws-facts.md: 1,769 MB is one vCPU
 MEMORY_SIZES_MB: Final = (512, 1024, 1769)
 CPU_HEADROOM: Final = 0.5  # the memory size to choose keeps the CPU at most half busy
@@ -131,12 +140,14 @@ class Usage:
     # default stack's)
     custom_metrics_on: bool = False
     alarm_set: str = "essential"
-    custom_metric_count: int = 13  # 9 metric names x (Environment, Provider) + SyncFailures by type
-    functions: int = 9  # what the per-function alarms of ``alarms: all`` each read
+    # metric-months: every custom metric per provider, SyncFailures per error type too
+    custom_metric_count: int = field(default_factory=metrics.series_per_month)
+    # what the per-function alarms of ``alarms: all`` each read: the function catalog
+    functions: int = field(default_factory=lambda: len(FUNCTIONS))
     dashboards: int = 1
     dashboard_billable: bool = False  # the first three dashboards of an account are free
     kms_keys: int = 1
-    secrets: int = 1
+    secrets: int = 2  # the credentials, and the Slack / webhook alert URLs (notify secret)
 
     def replace(self, **changes: Any) -> Usage:
         return replace(self, **changes)
@@ -162,19 +173,11 @@ class Usage:
         return f"alarms {self.alarm_set} ({self.alarm_metrics} alarm metrics), {metrics}"
 
 
-# What each alarm reads (components.monitoring builds the same set; a stack test checks it).
-ESSENTIAL_ALARM_METRICS: Final = 4  # failed and timed-out workflows, lister errors, failure queue
-CUSTOM_METRIC_ALARMS: Final = 3  # sync failures, authentication failures, low throughput
-PER_FUNCTION_ALARMS: Final = 2  # ``alarms: all``: Lambda errors and throttles, per function
-ALARM_SETS: Final = ("essential", "all")
-
-
-def alarm_metric_count(alarm_set: str, custom_metrics: bool, functions: int = 9) -> int:
-    """How many metrics the stack's alarms read, for a monitoring choice."""
-    count = ESSENTIAL_ALARM_METRICS + (CUSTOM_METRIC_ALARMS if custom_metrics else 0)
-    if alarm_set == "all":
-        count += PER_FUNCTION_ALARMS * functions
-    return count
+def alarm_metric_count(alarm_set: str, custom_metrics: bool, functions: int | None = None) -> int:
+    """How many metrics the stack's alarms read, for a monitoring choice (the alarms catalog,
+    ``cloudsync_defs.alarms``, which components.monitoring builds from too)."""
+    return alarm_defs.metric_count(alarm_set, custom_metrics,
+                                   len(FUNCTIONS) if functions is None else functions)
 
 
 @dataclass(frozen=True)
@@ -186,12 +189,15 @@ class Library:
     def of(cls, videos: int | None, gb: float | None) -> Library:
         if videos is None and gb is None:
             raise ValueError("give videos or GB")
+        if videos is not None and videos < 1:
+            raise ValueError(f"--videos must be at least 1, not {videos}")
+        if gb is not None and not (math.isfinite(gb) and 0 < gb <= MAX_LIBRARY_GB):
+            raise ValueError(f"--gb must be more than 0 and at most {MAX_LIBRARY_GB:,.0f}, "
+                             f"not {gb:g}")
         if gb is None:
             gb = (videos or 0) * MB_PER_VIDEO / 1000
         if videos is None:
             videos = max(1, round(gb * 1000 / MB_PER_VIDEO))
-        if videos < 1 or gb <= 0:
-            raise ValueError("a library has at least one video and some GB")
         return cls(videos, gb)
 
     def label(self) -> str:
@@ -405,17 +411,10 @@ class SeedLine:
     why: str = ""
 
 
-def seed_lines(prices: Prices, usage: Usage) -> list[SeedLine]:
-    """seed-design.md 'Cost Estimation' (100 GB, 1,000 videos), line by line."""
-    sp = prices.seed_values
-    lib = Library(1_000, 100.0)
-    ours = model(prices, usage, lib, "seed")
-    first = ours.month(1).items
+def _seed_compute_and_s3(first: dict[str, float], lambda_ours: float) -> list[SeedLine]:
+    """The seed's Lambda, Step Functions and S3 lines."""
     ir_min = sum(v for k, v in first.items() if "Glacier IR" in k)
-    lambda_ours = (first.get("Lambda GB-seconds (transfer)", 0.0)
-                   + first.get("Lambda GB-seconds (other steps)", 0.0)
-                   + ours.monthly_nights().items.get("nightly lister: Lambda", 0.0))
-    lines = [
+    return [
         SeedLine("Lambda", "invocations 3,000", 0.001, 3000 * 0.20 / 1e6,
                  first.get("Lambda requests", 0.0)),
         SeedLine("Lambda", "compute 250 GB-s", 4.17, 250 * 0.0000166667, lambda_ours,
@@ -438,12 +437,19 @@ def seed_lines(prices: Prices, usage: Usage) -> list[SeedLine]:
                  + first.get("transitions to Glacier IR", 0.0)
                  + first.get("transitions to Deep Archive", 0.0),
                  "multipart: one request per part, plus lifecycle transitions per object"),
+    ]
+
+
+def _seed_services(sp: dict[str, float], first: dict[str, float], nights: dict[str, float],
+                   functions: int) -> list[SeedLine]:
+    """The seed's DynamoDB, Secrets Manager, CloudWatch, SNS, transfer and KMS lines."""
+    return [
         SeedLine("DynamoDB", "writes 3,000", 0.004, 3000 * sp.get("dynamodb_write_per_million",
                                                                    1.25) / 1e6,
                  first.get("DynamoDB writes", 0.0), "on-demand is $0.625/M units now"),
         SeedLine("DynamoDB", "reads 1,000", 0.0003, 1000 * sp.get("dynamodb_read_per_million",
                                                                   0.25) / 1e6,
-                 ours.monthly_nights().items.get("nightly lister: DynamoDB reads", 0.0),
+                 nights.get("nightly lister: DynamoDB reads", 0.0),
                  "the lister reads every medium every night"),
         SeedLine("DynamoDB", "storage 1 GB", 0.25, 0.25, 0.0,
                  "1,000 rows are ~1 MB, inside the 25 GB free"),
@@ -451,12 +457,12 @@ def seed_lines(prices: Prices, usage: Usage) -> list[SeedLine]:
                  first.get("Secrets Manager secret", 0.0)),
         SeedLine("CloudWatch", "logs 5 GB", 2.50, 2.50,
                  first.get("CloudWatch Logs", 0.0)
-                 + ours.monthly_nights().items.get("nightly lister: secret reads, logs", 0.0),
+                 + nights.get("nightly lister: secret reads, logs", 0.0),
                  "~20 KB of logs per medium"),
         SeedLine("CloudWatch", "20 custom metrics", 6.00, 6.00,
                  first.get("CloudWatch custom metrics", 0.0)),
         SeedLine("CloudWatch", "7 alarms", 0.70, 0.70, first.get("CloudWatch alarms", 0.0),
-                 "alarms bill per metric: the per-function ones read 9 each"),
+                 f"alarms bill per metric: the per-function ones read {functions} each"),
         SeedLine("SNS", "10 notifications", 0.00001, 0.00001, 0.0),
         SeedLine("Data transfer", "100 GB 'out'", 9.00, 100 * 0.09,
                  first.get("data transfer in", 0.0),
@@ -464,6 +470,18 @@ def seed_lines(prices: Prices, usage: Usage) -> list[SeedLine]:
         SeedLine("KMS", "(missing)", 0.0, 0.0, first.get("KMS key", 0.0),
                  "the customer-managed key the seed's bucket uses: $1/month"),
     ]
+
+
+def seed_lines(prices: Prices, usage: Usage) -> list[SeedLine]:
+    """seed-design.md 'Cost Estimation' (100 GB, 1,000 videos), line by line."""
+    ours = model(prices, usage, Library(1_000, 100.0), "seed")
+    first = ours.month(1).items
+    nights = ours.monthly_nights().items
+    lambda_ours = (first.get("Lambda GB-seconds (transfer)", 0.0)
+                   + first.get("Lambda GB-seconds (other steps)", 0.0)
+                   + nights.get("nightly lister: Lambda", 0.0))
+    lines = [*_seed_compute_and_s3(first, lambda_ours),
+             *_seed_services(prices.seed_values, first, nights, usage.functions)]
     shown = sum(line.corrected for line in lines)
     lines.append(SeedLine("(this model only)", "the rest of its first month", 0.0, 0.0,
                           ours.month(1).total - shown,
@@ -497,8 +515,8 @@ def money(value: float) -> str:
 
 
 def comparison_markdown(prices: Prices, usage: Usage,
-                        libraries: Sequence[Library], policies: Sequence[str] = POLICY_NAMES
-                        ) -> str:
+                        libraries: Sequence[Library], policies: Sequence[str] = POLICY_NAMES,
+                        months: int = 12) -> str:
     rows = []
     for lib in libraries:
         for name in policies:
@@ -508,9 +526,9 @@ def comparison_markdown(prices: Prices, usage: Usage,
             fixed = m.monthly_fixed().total
             rows.append([lib.label(), name, money(first.total), money(m.one_time().total),
                          money(steady.total), money(storage_steady), money(fixed),
-                         money(m.cumulative(12)[-1])])
+                         money(m.cumulative(months)[-1])])
     return _table(["library", "policy", "first month", "of it one-time", "steady month",
-                   "of it storage", "of it fixed", "12 months"], rows)
+                   "of it storage", "of it fixed", f"{months} months"], rows)
 
 
 def breakdown_markdown(prices: Prices, usage: Usage, lib: Library, policy: str) -> str:
@@ -664,9 +682,10 @@ def draw_chart(path: Path, prices: Prices, usage: Usage,
         ax.set_xlim(0, months)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-        ax.legend(title="policy: 12 months")
-    fig.suptitle(f"cloudsync: cumulative cost per lifecycle policy ({prices.region}, prices of "
-                 f"{prices.taken})")
+        ax.legend(title=f"policy: {months} months")
+    # two lines: one panel is 5.5 inches wide, too narrow for the whole title on one
+    fig.suptitle(f"cloudsync: cumulative cost per lifecycle policy\n{prices.region}, prices of "
+                 f"{prices.taken}")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -684,7 +703,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="library size in GB (default: videos / 10)")
     parser.add_argument("--policy", choices=POLICY_NAMES, default=None,
                         help="show this policy's line items (all three are compared anyway)")
-    parser.add_argument("--months", type=int, default=12, help="months of cumulative cost")
+    parser.add_argument("--months", type=int, default=12,
+                        help=f"months of cumulative cost (1 to {MAX_MONTHS})")
     parser.add_argument("--chart", type=Path, default=None,
                         help="also draw the cumulative-cost chart (PNG) here")
     parser.add_argument("--seed-estimate", action="store_true",
@@ -694,49 +714,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a stack deployed with customMetrics true (about $4 a month more); "
                              "the default stack has none")
     parser.add_argument("--alarms", choices=ALARM_SETS, default="essential",
-                        help="the stack's alarms setting (all: per-function alarms too, "
-                             "$1.80 a month more)")
+                        help="the stack's alarms setting (all: per-function errors and "
+                             "throttles too, two alarm metrics per function)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _libraries(args: argparse.Namespace) -> list[Library]:
+    """The library asked for (``--videos``, ``--gb``; 0 is an answer, not "not given"), or the
+    standard sizes; ``ValueError`` saying what is wrong."""
+    if not 1 <= args.months <= MAX_MONTHS:
+        raise ValueError(f"--months must be between 1 and {MAX_MONTHS}, not {args.months}")
+    if args.videos is None and args.gb is None:
+        return [Library(v, g) for v, g in STANDARD_SIZES]
+    return [Library.of(args.videos, args.gb)]
+
+
+def _given(args: argparse.Namespace) -> bool:
+    return args.videos is not None or args.gb is not None
 
 
 def run(args: argparse.Namespace) -> int:
     prices = load_prices()
     usage = Usage().stack(custom_metrics=args.custom_metrics, alarms=args.alarms)
     try:
-        libs = ([Library.of(args.videos, args.gb)] if args.videos or args.gb
-                else [Library(v, g) for v, g in STANDARD_SIZES])
+        libs = _libraries(args)
     except ValueError as e:
-        print(f"cloudsync cost: {e}")
-        return 2
-    if args.months < 1:
-        print("cloudsync cost: --months must be at least 1")
+        print(f"cloudsync cost: {e}", file=sys.stderr)
         return 2
     if args.json:
-        out: list[dict[str, Any]] = []
-        for lib in libs:
-            for name in POLICY_NAMES:
-                m = model(prices, usage, lib, name)
-                out.append({"videos": lib.videos, "gb": lib.gb, "policy": name,
-                            "first_month": round(m.month(1).total, 4),
-                            "one_time": round(m.one_time().total, 4),
-                            "steady_month": round(m.steady().total, 4),
-                            "cumulative": [round(v, 4) for v in m.cumulative(args.months)],
-                            "first_month_items": {k: round(v, 6)
-                                                  for k, v in m.month(1).items.items()}})
-        print(json.dumps({"prices_taken": prices.taken, "region": prices.region,
-                          "stack": usage.stack_label(),
-                          "transfer_gb_s_per_gb": round(transfer_gb_s_per_gb(usage), 3),
-                          "recommended_transfer_memory_mb": recommended_memory_mb(usage),
-                          "estimates": out}, indent=2))
-        return 0
+        print(json.dumps(_as_json(prices, usage, libs, args.months), indent=2))
+    else:
+        _print_text(args, prices, usage, libs)
+    return 0
+
+
+def _as_json(prices: Prices, usage: Usage, libs: Sequence[Library],
+             months: int) -> dict[str, Any]:
+    from . import options_cost  # it builds on this module
+
+    out: list[dict[str, Any]] = []
+    for lib in libs:
+        for name in POLICY_NAMES:
+            m = model(prices, usage, lib, name)
+            out.append({"videos": lib.videos, "gb": lib.gb, "policy": name,
+                        "first_month": round(m.month(1).total, 4),
+                        "one_time": round(m.one_time().total, 4),
+                        "steady_month": round(m.steady().total, 4),
+                        "cumulative": [round(v, 4) for v in m.cumulative(months)],
+                        "first_month_items": {k: round(v, 6)
+                                              for k, v in m.month(1).items.items()}})
+    options = [{"option": c.name, "fixed_month": round(c.fixed_month, 4),
+                "first_month": round(c.first_month.total, 4),
+                "steady_month": round(c.steady_month.total, 4), "rates": c.rates}
+               for c in options_cost.option_costs(prices, usage, libs[-1])]
+    return {"prices_taken": prices.taken, "region": prices.region, "stack": usage.stack_label(),
+            "transfer_gb_s_per_gb": round(transfer_gb_s_per_gb(usage), 3),
+            "recommended_transfer_memory_mb": recommended_memory_mb(usage),
+            "estimates": out, "options": options}
+
+
+def _print_text(args: argparse.Namespace, prices: Prices, usage: Usage,
+                libs: Sequence[Library]) -> None:
+    from . import options_cost  # it builds on this module
+
     print(f"cloudsync cost: {prices.region}, prices taken {prices.taken}; upload on day 0, "
           f"30-day months")
     print()
-    print(comparison_markdown(prices, usage, libs))
+    print(comparison_markdown(prices, usage, libs, months=args.months))
     print()
     print(f"Stack: {usage.stack_label()}; fixed cost per monitoring choice "
           f"({libs[-1].label()}):")
     print(stack_choices_markdown(prices, usage, libs[-1]))
+    print()
+    print("Optional features, each off by default (stack config vpc, audit, fis; "
+          "docs/DEPLOY.md), when on:")
+    print(options_cost.options_markdown(prices, usage, libs[-1]))
     print()
     print("Lambda compute per GB archived:")
     print(compute_markdown(prices, usage))
@@ -745,7 +797,7 @@ def run(args: argparse.Namespace) -> int:
             print()
             print(f"{lib.label()}, policy {args.policy}:")
             print(breakdown_markdown(prices, usage, lib, args.policy))
-    if args.seed_estimate or not (args.videos or args.gb):
+    if args.seed_estimate or not _given(args):
         print()
         print("The seed's own estimate (100 GB, 1,000 videos), and where it is off:")
         print(seed_markdown(prices, usage))
@@ -753,7 +805,6 @@ def run(args: argparse.Namespace) -> int:
         path = draw_chart(args.chart, prices, usage, libs, args.months)
         print()
         print(f"chart: {path}")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

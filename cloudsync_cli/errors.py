@@ -3,7 +3,7 @@
 ``describe`` turns any exception into ``(message, exit code)``; ``main`` prints it to stderr as
 ``cloudsync: <message>`` (``--debug`` prints the traceback instead). Exit codes: 0 all good,
 1 something failed (an error, a failed medium, a verification mismatch), 2 bad usage,
-130 interrupted.
+130 interrupted, 141 stdout closed by its reader (quietly, as ``| head`` expects).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
+EXIT_CLOSED_PIPE: Final = 141  # the reader closed stdout (`| head`): 128 + SIGPIPE, said nothing
 
 LOGIN_HINT: Final = (
     "store GoPro credentials with: cloudsync login --access-token T --refresh-token R "
@@ -101,11 +102,11 @@ def describe(
             url = getattr(cause, "kwargs", {}).get("endpoint_url") or endpoint_url or "AWS"
             return endpoint_message(str(url), endpoint_url, endpoint_reason), EXIT_FAILED
         if isinstance(cause, (NoCredentialsError, PartialCredentialsError)):
-            return (
-                "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
-                "for a deployed stack, or --endpoint-url for a local cloud",
-                EXIT_FAILED,
-            )
+            where = (f"for {endpoint_url}: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (a local "
+                     "cloud on this machine needs none)" if endpoint_url else
+                     ": set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for a "
+                     "deployed stack, or --endpoint-url for a local cloud")
+            return f"no AWS credentials {where}".replace(" :", ":"), EXIT_FAILED
         if isinstance(cause, NoRegionError):
             return "no AWS region: set AWS_REGION or pass --region", EXIT_FAILED
         if isinstance(cause, ProfileNotFound):

@@ -3,8 +3,7 @@
     cloudsync [--endpoint-url URL | --local] [--stack NAME] [--region R] [--profile P] [--debug]
               COMMAND ...
 
-Commands: login, sync, status, failures, resync, verify, library, restore, local up, demo,
-cost, doctor, index, find.
+Commands: the catalog in ``cloudsync_cli.commands`` (one line and one module each).
 Global options may also follow the command. Where the CLI talks to and how it finds the stack:
 see ``cloudsync_cli.stack``. Errors are one line on stderr (``--debug``: the traceback); exit
 codes in ``cloudsync_cli.errors``.
@@ -13,18 +12,23 @@ codes in ``cloudsync_cli.errors``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.metadata
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from typing import TextIO
 
-from .commands import demo, doctor, library, local, login, restore, resync, status, sync, verify
-from .commands import find as find_cmd
-from .commands import index as index_cmd
+from . import commands
 from .context import Context
-from .errors import EXIT_USAGE, describe
-from .stack import ENV_STACK, LOCAL_ENDPOINT_URL
+from .errors import EXIT_CLOSED_PIPE, EXIT_USAGE, describe
+from .stack import ENV_STACK, LOCAL_ENDPOINT_URL, Target
+
+# Commands whose answer would read as "a clean, empty archive" on a local cloud that has just
+# started (its state lives in memory): they say so first.
+FRESH_LOCAL_NOTICE = frozenset({"status", "sync", "verify", "watch", "failures"})
 
 EPILOG = f"""\
 where it talks to:
@@ -65,38 +69,31 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"cloudsync {version()}")
     _global_options(parser, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     original = sub.add_parser
+    global_options = True
 
     def add_parser(name: str, **kwargs: object) -> argparse.ArgumentParser:
-        if name not in ("local", "demo", "cost"):
+        if global_options:
             kwargs.setdefault("parents", [common])
         return original(name, **kwargs)  # type: ignore[arg-type]
 
     sub.add_parser = add_parser  # type: ignore[method-assign]
-    for module in (login, sync, status, resync, verify, library, restore, local, demo):
+    for module in commands.modules():
+        global_options = bool(getattr(module, "GLOBAL_OPTIONS", True))
         module.add_parser(sub)
-    for module in (doctor, index_cmd, find_cmd):
-        module.add_parser(sub)
-    _add_cost(sub)
     return parser
 
 
-def _add_cost(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``cloudsync cost``: the cost model (``cloudsync_cli.cost``); talks to no AWS."""
-    from . import cost
-
-    p = sub.add_parser("cost", help="what archiving a library costs, per lifecycle policy",
-                       description=(cost.__doc__ or "").split("\n")[0])
-    cost.add_arguments(p)
-
-    def run(args: argparse.Namespace, ctx: Context | None) -> int:
-        return cost.run(args)
-
-    p.set_defaults(func=run, needs_aws=False)
+def version() -> str:
+    try:
+        return importlib.metadata.version("cloudsync")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a source checkout
+        return "unknown (not installed)"
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -119,6 +116,15 @@ def setup_logging(debug: bool) -> None:
         root.addHandler(logging.NullHandler())
 
 
+def quiet_closed_stdout(out: TextIO | None) -> None:
+    """Point a closed stdout at /dev/null, so the interpreter's last flush says nothing."""
+    if out is not None and out is not sys.stdout:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -134,13 +140,17 @@ def main(
     ctx: Context | None = None
     try:
         if getattr(args, "needs_aws", True):
-            ctx = Context.create(
-                endpoint_url=args.endpoint_url, local=args.local, region=args.region,
-                profile=args.profile, stack=args.stack,
-            )
+            target = Target.resolve(args.endpoint_url, local=args.local, region=args.region,
+                                    profile=args.profile)
+            ctx = Context.create(target, args.stack)
             ctx.out = out or sys.stdout
             ctx.err = err_stream
+            if args.command in FRESH_LOCAL_NOTICE and (fresh := ctx.fresh_local_cloud()):
+                ctx.note(f"cloudsync: note: {fresh}")
         return int(args.func(args, ctx))
+    except BrokenPipeError:  # `cloudsync status | head -2`: the reader has all it wanted
+        quiet_closed_stdout(out)
+        return EXIT_CLOSED_PIPE
     except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - the one place errors become lines
         if debug:
             traceback.print_exc(file=err_stream)

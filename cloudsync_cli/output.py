@@ -1,4 +1,5 @@
-"""How the CLI shows things: aligned tables, sizes, JSON, and a progress bar on stderr."""
+"""How the CLI shows things: aligned tables, sizes, JSON, a simple progress line (a run's
+progress by the byte is ``cloudsync_cli.progress``)."""
 
 from __future__ import annotations
 
@@ -112,19 +113,6 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
         self._last_text = ""
-
-
-def run_progress_text(
-    finished: int, queued: int, done_bytes: int, expected_bytes: int, *, listing: bool = False
-) -> str:
-    """'[#####.....] 3/10 media  12.0 MiB of ~40.0 MiB'."""
-    fraction = finished / queued if queued else (1.0 if not listing else 0.0)
-    text = f"{bar(fraction)} {finished}/{queued} media  {human_bytes(done_bytes)}"
-    if expected_bytes:
-        text += f" of ~{human_bytes(expected_bytes)}"
-    if listing:
-        text += "  (still listing)"
-    return text
 
 
 def emit(stream: TextIO, text: str) -> None:

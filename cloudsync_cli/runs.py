@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Callable
-from dataclasses import asdict
-from typing import Any
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Protocol
 
 from cloudsync_core.sync.listing import EXECUTION_LIFE_S, SWEEP_MARGIN_S
 from cloudsync_core.tracker import IN_PROGRESS, MediaRow, RunRecord, Tracker, parse_iso
 
 from .errors import CliError
-from .output import Progress, human_bytes, key_values, run_progress_text, table
+from .output import human_bytes, key_values, table
 
 # A run that queued something has a run record from the first medium on; give it a moment to
 # become readable (it always is at once on DynamoDB: the lister wrote it before answering).
 MISSING_RECORD_GRACE_S = 30.0
+CAUSE_WIDTH = 96  # a failure's cause is wrapped to this many columns
 # How often the wait looks for media of its run whose execution died at the time limit.
 TIMED_OUT_CHECK_S = 30.0
 
@@ -42,54 +44,71 @@ def _accounted(run: RunRecord, tracker: Tracker, providers: tuple[str, ...],
     return bool(dead) and run.finished + len(dead) >= run.queued
 
 
+class RunObserver(Protocol):
+    """Who watches a run being followed (``cloudsync_cli.progress.Watch``)."""
+
+    def seen(self, run: RunRecord) -> None: ...
+
+    def ended(self, run: RunRecord | None) -> None:
+        """The run is over (``run``), or the wait stopped short of it (None)."""
+
+
+@dataclass(frozen=True)
+class Polling:
+    """How a wait polls: every ``poll_s``, giving up after ``timeout_s`` (None: never)."""
+
+    poll_s: float = 1.0
+    timeout_s: float | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+
+    def within(self, timeout_s: float | None) -> Polling:
+        return replace(self, timeout_s=timeout_s)
+
+
 def follow_run(
     tracker: Tracker,
     run_id: str,
     *,
     queued_hint: int,
-    progress: Progress | None,
-    poll_s: float = 1.0,
-    timeout_s: float | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    observer: RunObserver | None = None,
+    polling: Polling = Polling(),
     providers: tuple[str, ...] = (),
-    wall: Callable[[], float] = time.time,
 ) -> RunRecord | None:
     """Poll the run record until every medium of the run has finished (or, with
     ``providers``, is dead at the time limit: see ``timed_out_in_run``); None when the run
     queued nothing (then there is no record: it is done at once)."""
-    started = clock()
+    p = polling
+    started = p.clock()
     checked = float("-inf")
     while True:
         run = tracker.get_run(run_id)
-        elapsed = clock() - started
+        elapsed = p.clock() - started
         if run is None:
             if queued_hint <= 0:
                 return None
             if elapsed > MISSING_RECORD_GRACE_S:
                 raise CliError(f"run {run_id} has no run record in the tracker table")
         else:
-            text = run_progress_text(
-                run.finished, run.queued, run.bytes, run.expected_bytes, listing=run.listing
-            )
-            dead_check = not run.done and clock() - checked >= TIMED_OUT_CHECK_S
+            dead_check = not run.done and p.clock() - checked >= TIMED_OUT_CHECK_S
             if dead_check:
-                checked = clock()
-            if run.done or (dead_check and _accounted(run, tracker, providers, wall)):
-                if progress is not None:
-                    progress.done(text)
+                checked = p.clock()
+            if run.done or (dead_check and _accounted(run, tracker, providers, p.wall)):
+                if observer is not None:
+                    observer.ended(run)
                 return run
-            if progress is not None:
-                progress.update(text)
-        if timeout_s is not None and elapsed > timeout_s:
-            if progress is not None:
-                progress.done()
+            if observer is not None:
+                observer.seen(run)
+        if p.timeout_s is not None and elapsed > p.timeout_s:
+            if observer is not None:
+                observer.ended(None)
             so_far = f"{run.finished} of {run.queued} media finished" if run else "no record yet"
             raise CliError(
-                f"run {run_id} has not finished after {int(timeout_s)} s ({so_far}); it goes on "
-                "in the cloud: follow it with `cloudsync status`"
+                f"run {run_id} has not finished after {int(p.timeout_s)} s ({so_far}); it goes "
+                f"on in the cloud: follow it with `cloudsync watch {run_id}`"
             )
-        sleep(poll_s)
+        p.sleep(p.poll_s)
 
 
 MAX_FOLLOWED_RUNS = 5
@@ -99,16 +118,13 @@ def follow_moved(
     tracker: Tracker,
     run: RunRecord,
     *,
-    progress: Progress | None,
-    poll_s: float = 1.0,
-    timeout_s: float | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    observer: RunObserver | None = None,
+    polling: Polling = Polling(),
     providers: tuple[str, ...] = (),
 ) -> list[RunRecord]:
     """The later runs that took media over from ``run`` (and from those, in turn), each
     followed until done: where the moved media's outcome is."""
-    started = clock()
+    started = polling.clock()
     followed: list[RunRecord] = []
     seen = {run.run_id}
     todo = [r for r in run.moved_to if r not in seen]
@@ -117,9 +133,10 @@ def follow_moved(
         if run_id in seen:
             continue
         seen.add(run_id)
-        left = None if timeout_s is None else max(0.0, timeout_s - (clock() - started))
-        later = follow_run(tracker, run_id, queued_hint=1, progress=progress, poll_s=poll_s,
-                           timeout_s=left, sleep=sleep, clock=clock, providers=providers)
+        timeout = polling.timeout_s
+        left = None if timeout is None else max(0.0, timeout - (polling.clock() - started))
+        later = follow_run(tracker, run_id, queued_hint=1, observer=observer,
+                           polling=polling.within(left), providers=providers)
         if later is not None:
             followed.append(later)
             todo.extend(r for r in later.moved_to if r not in seen)
@@ -185,20 +202,39 @@ def failed_media(tracker: Tracker, providers: tuple[str, ...], run_id: str) -> l
     return [row for provider in providers for row in tracker.failed_in_run(provider, run_id)]
 
 
-def failures_table(rows: list[MediaRow]) -> str:
-    return table(
-        ["media id", "file", "error", "message", "failures", "since"],
-        [
-            (r.media_id, r.filename, r.error_type, _short(r.error_message), r.failures,
-             r.status_changed_at)
-            for r in rows
-        ],
-        right=[4],
-    )
+def failures_table(rows: list[MediaRow], width: int = CAUSE_WIDTH) -> str:
+    """A narrow table (id, file, error, failures, since), each row's whole cause wrapped
+    beneath it: nothing cut, nothing wider than a terminal."""
+    lines = table(
+        ["media id", "file", "error", "failures", "since"],
+        [(r.media_id, r.filename, r.error_type, r.failures,
+          readable_time(r.status_changed_at, ago=False)) for r in rows],
+        right=[3],
+    ).splitlines()
+    out = lines[:2]
+    for row, line in zip(rows, lines[2:], strict=True):
+        out.append(line)
+        cause = " ".join((row.error_message or "").split())
+        if cause:
+            out += textwrap.wrap(cause, width, initial_indent="    ",
+                                 subsequent_indent="    ", break_on_hyphens=False)
+    return "\n".join(out)
 
 
-def _short(text: str | None, limit: int = 100) -> str | None:
-    if text is None:
-        return None
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def readable_time(stamp: str | None, now: float | None = None, *, ago: bool = True) -> str | None:
+    """'2024-05-01T10:00:00.000Z' -> '2024-05-01 10:00:00 UTC (3 min ago)' (``ago=False``:
+    '2024-05-01 10:00 UTC'); what does not parse stays as it is."""
+    moment = parse_iso(stamp)
+    if moment is None:
+        return stamp
+    if not ago:
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    since = (time.time() if now is None else now) - moment.timestamp()
+    text = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if since < 0:
+        return text
+    if since < 120:
+        return f"{text} ({int(since)} s ago)"
+    if since < 7200:
+        return f"{text} ({int(since // 60)} min ago)"
+    return text

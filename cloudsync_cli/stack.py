@@ -10,15 +10,15 @@ Against a loopback endpoint, missing credentials and region are filled with moto
 (``testing`` / ``us-east-1``, what the local cloud uses).
 
 Stack: the SSM parameter ``/cloudsync/<stack>/outputs`` (JSON written by the Pulumi program and by
-the local cloud). ``--stack`` or ``CLOUDSYNC_STACK`` names it; without a name the only
-``/cloudsync/*/outputs`` parameter in the region is used, and several or none is a clear error.
+the local cloud, camelCase keys: the stack contract, ``cloudsync_defs.stack``). ``--stack`` or
+``CLOUDSYNC_STACK`` names it; without a name the only ``/cloudsync/*/outputs`` parameter in the
+region is used, and several or none is a clear error.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -29,6 +29,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cloudsync_core.services import DYNAMODB_CONFIG
+from cloudsync_defs import stack as stack_contract
 
 from .errors import CliError, is_local
 
@@ -43,13 +44,8 @@ LOCAL_ENDPOINT_URL: Final = "http://127.0.0.1:4599"  # cloudsync_local.cloud.DEF
 LOCAL_REGION: Final = "us-east-1"
 FAKE_CREDENTIALS: Final = ("testing", "testing")
 ENV_STACK: Final = "CLOUDSYNC_STACK"
-PARAMETER_ROOT: Final = "/cloudsync"
-_PARAMETER = re.compile(r"^/cloudsync/([^/]+)/outputs$")
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def parameter_name(stack: str) -> str:
-    return f"{PARAMETER_ROOT}/{stack}/outputs"
+PARAMETER_ROOT: Final = stack_contract.PARAMETER_ROOT
+parameter_name = stack_contract.outputs_parameter
 
 
 def _credentials_without_metadata_probe() -> bool:
@@ -199,10 +195,6 @@ def _has_env_credentials() -> bool:
 # --- the stack's outputs ----------------------------------------------------------------------
 
 
-def _snake(key: str) -> str:
-    return _CAMEL.sub("_", key).lower()
-
-
 @dataclass(frozen=True)
 class StackOutputs:
     """What the stack publishes (snake_case and the Pulumi program's camelCase both accepted)."""
@@ -228,7 +220,7 @@ class StackOutputs:
             raise CliError(f"the outputs of stack {stack!r} ({where}) are not JSON") from None
         if not isinstance(data, dict):
             raise CliError(f"the outputs of stack {stack!r} ({where}) are not a JSON object")
-        values = {_snake(str(k)): v for k, v in data.items()}
+        values = stack_contract.read_keys(data)
         missing = [k for k in ("table", "bucket", "secret_id") if not values.get(k)]
         if missing:
             raise CliError(
@@ -277,9 +269,9 @@ def find_stacks(ssm: SSMClient) -> list[str]:
         Path=PARAMETER_ROOT, Recursive=True
     ):
         for parameter in page.get("Parameters", []):
-            match = _PARAMETER.match(parameter.get("Name", ""))
-            if match:
-                names.append(match.group(1))
+            stack = stack_contract.stack_of_parameter(parameter.get("Name", ""))
+            if stack:
+                names.append(stack)
     return sorted(set(names))
 
 

@@ -20,6 +20,7 @@ Grant = Literal[
     "topic_publish",
     "start_workflow",  # StartExecution on the transfer state machine
     "secret_rotate",  # the rotation protocol: DescribeSecret, UpdateSecretVersionStage
+    "notify_secret_read",  # GetSecretValue on the notify secret (Slack / webhook alert URLs)
 ]
 
 
@@ -51,7 +52,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Nightly: lists the library, queues new media as PENDING, re-queues retries",
         512,
         300,
-        frozenset({"secret_read", "secret_write", "table_read", "table_write", "topic_publish"}),
+        frozenset({"secret_read", "secret_write", "table_read", "table_write", "topic_publish",
+                   "notify_secret_read"}),  # summaries of runs done while listing; pause alerts
         reserved_concurrency=1,
         invoked_async=True,
     ),
@@ -69,17 +71,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Fresh download links, originals, sizes; creates or resumes uploads; plans part ranges",
         512,
         120,
-        frozenset(
-            {
-                "secret_read",
-                "secret_write",
-                "table_read",
-                "table_write",
-                "archive_write",
-                "archive_read",
-                "archive_uploads",
-            }
-        ),
+        frozenset({"secret_read", "secret_write", "table_read", "table_write", "archive_write",
+                   "archive_read", "archive_uploads"}),
     ),
     FunctionSpec(
         "transfer",
@@ -105,7 +98,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "an account problem pauses the stack and sends its one alert",
         256,
         60,
-        frozenset({"table_read", "table_write", "archive_write", "topic_publish"}),
+        frozenset({"table_read", "table_write", "archive_write", "topic_publish",
+                   "notify_secret_read"}),  # the pause alert
     ),
     FunctionSpec(
         "notify",
@@ -113,7 +107,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Publishes the run summary when the last medium of a run has finished",
         256,
         60,
-        frozenset({"table_read", "topic_publish"}),
+        frozenset({"table_read", "table_write", "topic_publish", "notify_secret_read"}),
     ),
     FunctionSpec(
         "index",
@@ -121,16 +115,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "After COMPLETED: where and when a medium was shot (GPMF, EXIF) into _meta/ and its row",
         512,
         120,
-        frozenset(
-            {
-                "secret_read",
-                "secret_write",
-                "table_read",
-                "table_write",
-                "archive_read",
-                "archive_write",
-            }
-        ),
+        frozenset({"secret_read", "secret_write", "table_read", "table_write", "archive_read",
+                   "archive_write"}),
     ),
     FunctionSpec(
         "rotate",
@@ -140,6 +126,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         60,
         frozenset({"secret_read", "secret_write", "secret_rotate"}),
         reserved_concurrency=1,
+    ),
+    FunctionSpec(
+        "verify",
+        "cloudsync_handlers.verify.handler",
+        "cloudsync verify --read-data: reads archived objects back and recomputes their checksums",
+        # CRC32 and MD5 are CPU-bound and Lambda's CPU grows with memory (GB-seconds per byte
+        # read stay about the same); 3008 MB is what every account allows, new ones included.
+        3008,
+        900,
+        frozenset({"table_read", "archive_read"}),  # archive_read brings the key's decrypt via S3
     ),
 )
 

@@ -65,6 +65,9 @@ class LifecycleError(ValueError):
 
 @dataclass(frozen=True)
 class Transition:
+    """Objects move to ``storage_class`` ``days`` after they were written (or became
+    noncurrent)."""
+
     days: int
     storage_class: str
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from cloudsync_defs.lifecycle import LifecycleError, validate_rules
+from cloudsync_defs.options import HTTPS, LAMBDA_VPC_ACTIONS
+from cloudsync_defs.stack import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME
 
 ROLE: Final = "aws:iam/role:Role"
 ROLE_POLICY: Final = "aws:iam/rolePolicy:RolePolicy"
@@ -52,29 +54,39 @@ EVENT_SOURCE_MAPPING: Final = "aws:lambda/eventSourceMapping:EventSourceMapping"
 STATE_MACHINE: Final = "aws:sfn/stateMachine:StateMachine"
 SCHEDULE: Final = "aws:scheduler/schedule:Schedule"
 SECRET_VERSION: Final = "aws:secretsmanager/secretVersion:SecretVersion"  # noqa: S105
+SECURITY_GROUP: Final = "aws:ec2/securityGroup:SecurityGroup"
+TRAIL: Final = "aws:cloudtrail/trail:Trail"
+EXPERIMENT_TEMPLATE: Final = "aws:fis/experimentTemplate:ExperimentTemplate"
 
+XRAY_ACTIONS: Final = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
+# Step Functions' logging to CloudWatch Logs (vended log delivery): no resource-level permissions.
+LOG_DELIVERY_ACTIONS: Final = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
 # Actions AWS offers no resource-level scoping for: the only ones allowed on Resource "*".
 UNSCOPED_ACTIONS: Final = frozenset(
     {
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-        "xray:GetSamplingRules",
-        "xray:GetSamplingTargets",
+        *XRAY_ACTIONS,
         "cloudwatch:PutMetricData",  # and only under a cloudwatch:namespace condition
         "dynamodb:ListStreams",
-        "logs:CreateLogDelivery",
-        "logs:GetLogDelivery",
-        "logs:UpdateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:DescribeResourcePolicies",
-        "logs:DescribeLogGroups",
+        *LOG_DELIVERY_ACTIONS,
+        # Lambda's VPC attachment (stack config vpc): AWS documents these on "*" only.
+        *LAMBDA_VPC_ACTIONS,
     }
 )
 NAMESPACE_CONDITIONED: Final = frozenset({"cloudwatch:PutMetricData"})
-LAMBDA_ARCHITECTURE: Final = "arm64"
-LAMBDA_RUNTIME: Final = "python3.12"
 
 _SECRET_PATTERNS: Final = (
     ("a JWT", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")),
@@ -431,21 +443,19 @@ def lifecycle_valid(r: Resource) -> Violations:
 
 
 def lambda_hardened(r: Resource) -> Violations:
-    """arm64, python3.12, X-Ray active, logs to a log group of its own."""
+    """The stack contract's architecture and runtime, X-Ray active, logs to a log group of its
+    own (what is still unknown passes)."""
     p = r.props
-    where = f"function {_where(r)}"
-    found: Violations = []
-    if not has_unknown(p.get("architectures")) and _list(p.get("architectures")) != [
-            LAMBDA_ARCHITECTURE]:
-        found.append(f"{where}: architectures must be [{LAMBDA_ARCHITECTURE!r}]")
-    if not is_unknown(p.get("runtime")) and p.get("runtime") != LAMBDA_RUNTIME:
-        found.append(f"{where}: runtime must be {LAMBDA_RUNTIME}")
+    architectures, runtime = p.get("architectures"), p.get("runtime")
     mode = _get(p, "tracingConfig", "mode")
-    if not is_unknown(mode) and mode != "Active":
-        found.append(f"{where}: X-Ray tracing not Active")
-    if not _get(p, "loggingConfig", "logGroup"):
-        found.append(f"{where}: no log group of its own")
-    return found
+    kept = [
+        (has_unknown(architectures) or _list(architectures) == [LAMBDA_ARCHITECTURE],
+         f"architectures must be [{LAMBDA_ARCHITECTURE!r}]"),
+        (is_unknown(runtime) or runtime == LAMBDA_RUNTIME, f"runtime must be {LAMBDA_RUNTIME}"),
+        (is_unknown(mode) or mode == "Active", "X-Ray tracing not Active"),
+        (bool(_get(p, "loggingConfig", "logGroup")), "no log group of its own"),
+    ]
+    return [f"function {_where(r)}: {message}" for ok, message in kept if not ok]
 
 
 def failures_captured(r: Resource) -> Violations:
@@ -554,6 +564,42 @@ def no_secret_values(r: Resource) -> Violations:
     return found
 
 
+def network_https_only(r: Resource) -> Violations:
+    """Security groups (stack config ``vpc``): outbound HTTPS only, nothing inbound from
+    anywhere."""
+    found: Violations = []
+    for rule in _list(r.props.get("egress")):
+        if has_unknown(rule):
+            continue
+        if (rule.get("protocol"), rule.get("fromPort"), rule.get("toPort")) != ("tcp", HTTPS,
+                                                                                HTTPS):
+            found.append(f"security group {_where(r)}: egress beyond HTTPS ({rule!r})")
+    for rule in _list(r.props.get("ingress")):
+        if not has_unknown(rule) and "0.0.0.0/0" in _list(rule.get("cidrBlocks")):
+            found.append(f"security group {_where(r)}: inbound from anywhere")
+    return found
+
+
+def trail_hardened(r: Resource) -> Violations:
+    """The audit trail (stack config ``audit``): every region, validated log files, SSE-KMS."""
+    p = r.props
+    kept = [(not _off(p.get("isMultiRegionTrail")), "not multi-region"),
+            (not _off(p.get("enableLogFileValidation")), "log file validation off"),
+            (bool(p.get("kmsKeyId")), "logs not encrypted with KMS")]
+    return [f"trail {_where(r)}: {message}" for ok, message in kept if not ok]
+
+
+def game_day_stops(r: Resource) -> Violations:
+    """A FIS experiment template (stack config ``fis``) stops on CloudWatch alarms."""
+    stops = r.props.get("stopConditions")
+    if has_unknown(stops):
+        return []
+    sources = [s.get("source") for s in _list(stops)]
+    if not sources or any(source != "aws:cloudwatch:alarm" for source in sources):
+        return [f"experiment template {r.name}: stop conditions must be alarms, not {sources}"]
+    return []
+
+
 # --- stack rules (across resources) ------------------------------------------------------------
 
 _BUCKET_COMPANIONS: Final = (
@@ -639,6 +685,9 @@ RULES: Final[tuple[Rule, ...]] = (
     _resource_rule(encrypted_at_rest, TABLE, TOPIC, QUEUE, KEY, LOG_GROUP),
     _resource_rule(archive_protected, BUCKET, KEY),
     _resource_rule(no_secret_values),
+    _resource_rule(network_https_only, SECURITY_GROUP),
+    _resource_rule(trail_hardened, TRAIL),
+    _resource_rule(game_day_stops, EXPERIMENT_TEMPLATE),
     _stack_rule(bucket_complete),
     _stack_rule(functions_log_with_retention),
     _stack_rule(scheduled_functions_capture_failures),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import pulumi
 import pulumi_aws as aws
@@ -24,6 +24,7 @@ from cloudsync_defs.lifecycle import (
 )
 
 from .naming import Naming
+from .private_bucket import lock_down
 
 
 @dataclass
@@ -77,6 +78,49 @@ def pulumi_rules(
     return converted
 
 
+_WRITES: Final = ("s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging")
+
+
+def _deny(sid: str, action: str | list[str], condition: dict[str, Any] | None = None,
+          **resources: Any) -> dict[str, Any]:
+    """A bucket-policy Deny for every principal (``Resource=`` or ``NotResource=``)."""
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Deny", "Principal": "*",
+                                 "Action": action, **resources}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _key_policy(naming: Naming) -> dict[str, Any]:
+    root = f"arn:{naming.partition}:iam::{naming.account}:root"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                # The default key policy: IAM policies of this account decide.
+                "Sid": "AccountIamPolicies",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                # As AWS documents it for alarms publishing to an encrypted topic;
+                # the topic policy limits publishing to this account's alarms.
+                "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                # Only on behalf of this account's alarms (no confused deputy).
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": naming.account}
+                },
+            },
+        ],
+    }
+
+
 class ArchiveStorage(pulumi.ComponentResource):
     key: aws.kms.Key
     bucket: aws.s3.Bucket
@@ -86,7 +130,6 @@ class ArchiveStorage(pulumi.ComponentResource):
     ) -> None:
         super().__init__("cloudsync:index:ArchiveStorage", name, None, opts)
         naming = args.naming
-        root = f"arn:{naming.partition}:iam::{naming.account}:root"
         prefixes = list(args.lifecycle)
         rules = lifecycle_rules(args.lifecycle, prefixes)  # validated again, fails at preview
         tags = dict(args.tags)
@@ -96,34 +139,7 @@ class ArchiveStorage(pulumi.ComponentResource):
             description=f"cloudsync {naming.stack}: archive objects and alert messages",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            # The default key policy: IAM policies of this account decide.
-                            "Sid": "AccountIamPolicies",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": root},
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        },
-                        {
-                            # As AWS documents it for alarms publishing to an encrypted topic;
-                            # the topic policy limits publishing to this account's alarms.
-                            "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                            "Resource": "*",
-                            # Only on behalf of this account's alarms (no confused deputy).
-                            "Condition": {
-                                "StringEquals": {"aws:SourceAccount": naming.account}
-                            },
-                        },
-                    ],
-                }
-            ),
+            policy=pulumi.Output.json_dumps(_key_policy(naming)),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
         )
@@ -135,7 +151,6 @@ class ArchiveStorage(pulumi.ComponentResource):
             target_key_id=self.key.key_id,
             opts=child,
         )
-
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=naming.bucket_name,
@@ -143,41 +158,7 @@ class ArchiveStorage(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
         )
-        self.public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block",
-            bucket=self.bucket.bucket,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        self.ownership = aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=self.bucket.bucket,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        self.versioning = aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=self.bucket.bucket,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=self.bucket.bucket,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": self.key.arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
+        self._bucket_settings(name, child)
         self.lifecycle = aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=self.bucket.bucket,
@@ -203,71 +184,34 @@ class ArchiveStorage(pulumi.ComponentResource):
              "key_arn": self.key_arn}
         )
 
+    def _bucket_settings(self, name: str, child: pulumi.ResourceOptions) -> None:
+        """Private, owner-enforced, versioned, encrypted with the stack's key."""
+        basics = lock_down(name, self.bucket.bucket, self.key.arn, child)
+        self.public_access_block = basics.block
+        self.versioning = basics.versioning
+        self.encryption = basics.encryption
+
     def _bucket_policy(
         self, prefixes: Sequence[str], writers: Sequence[str]
     ) -> pulumi.Output[str]:
         bucket = self.bucket.arn
         objects = pulumi.Output.concat(bucket, "/*")
-        return pulumi.Output.json_dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [bucket, objects],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    },
-                    {
-                        "Sid": "DenyPutsNotEncryptedWithKms",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:PutObject",
-                        "Resource": objects,
-                        # Only a header that is sent and wrong: UploadPart, Complete... and a
-                        # put that relies on the bucket default carry none (the bucket applies
-                        # the stack's key after this policy is evaluated).
-                        "Condition": {
-                            "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
-                            "Null": {"s3:x-amz-server-side-encryption": "false"},
-                        },
-                    },
-                    {
-                        "Sid": "DenyPutsWithAnotherKey",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:PutObject",
-                        "Resource": objects,
-                        "Condition": {
-                            "ArnNotEquals": {
-                                "s3:x-amz-server-side-encryption-aws-kms-key-id": self.key.arn
-                            },
-                            "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
-                        },
-                    },
-                    {
-                        "Sid": "DenyWritesOutsideArchivePrefixes",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": [
-                            "s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"
-                        ],
-                        "NotResource": [
-                            pulumi.Output.concat(bucket, "/", p, "*") for p in prefixes
-                        ],
-                    },
-                    {
-                        "Sid": "DenyWritesByAnyoneButTheTransferRoles",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": [
-                            "s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"
-                        ],
-                        "Resource": objects,
-                        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": list(writers)}},
-                    },
-                ],
-            }
-        )
+        kms_header = "s3:x-amz-server-side-encryption"
+        key_header = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+        return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [
+            _deny("DenyInsecureTransport", "s3:*", {"Bool": {"aws:SecureTransport": "false"}},
+                  Resource=[bucket, objects]),
+            # Only a header that is sent and wrong: UploadPart, Complete... and a put that
+            # relies on the bucket default carry none (the bucket applies the stack's key
+            # after this policy is evaluated).
+            _deny("DenyPutsNotEncryptedWithKms", "s3:PutObject",
+                  {"StringNotEquals": {kms_header: "aws:kms"}, "Null": {kms_header: "false"}},
+                  Resource=objects),
+            _deny("DenyPutsWithAnotherKey", "s3:PutObject",
+                  {"ArnNotEquals": {key_header: self.key.arn}, "Null": {key_header: "false"}},
+                  Resource=objects),
+            _deny("DenyWritesOutsideArchivePrefixes", list(_WRITES),
+                  NotResource=[pulumi.Output.concat(bucket, "/", p, "*") for p in prefixes]),
+            _deny("DenyWritesByAnyoneButTheTransferRoles", list(_WRITES),
+                  {"ArnNotEquals": {"aws:PrincipalArn": list(writers)}}, Resource=objects),
+        ]})

@@ -20,13 +20,18 @@ import pulumi
 
 from cloudsync_core.errors import CloudSyncError
 from cloudsync_core.keys import archive_prefix
-from cloudsync_defs.functions import BY_NAME, FUNCTIONS
+from cloudsync_core.sync.selection import Selection, selection_problems
+from cloudsync_defs import alarms as alarm_defs
+from cloudsync_defs import options
+from cloudsync_defs.alarms import ALARM_SETS
+from cloudsync_defs.functions import BY_NAME, FUNCTIONS, FunctionSpec
 from cloudsync_defs.lifecycle import (
     DEFAULT_POLICY,
     LifecycleError,
     LifecyclePolicy,
     policy_from_config,
 )
+from cloudsync_defs.stack import MAX_PART_SIZE, MIB, MIN_PART_SIZE, snake
 from cloudsync_defs.workflow import FUNCTIONS_IN_WORKFLOW
 
 NAMESPACE: Final = "cloudsync"
@@ -55,45 +60,29 @@ class ConfigError(pulumi.RunError):
 
 @dataclass(frozen=True)
 class FunctionSettings:
+    """One function's deployed size: the catalog's defaults or the stack's override."""
+
     memory_mb: int
     timeout_s: int
 
 
 @dataclass(frozen=True)
 class AlarmThresholds:
-    """The seed's seven alarms (Monitoring and Observability), one for timed-out workflows and
-    one for the lister's errors, thresholds configurable."""
+    """The stack's alarms: which set (stack config ``alarms``) and the thresholds overridden in
+    ``alarmThresholds`` (by config key); every other alarm keeps its catalog default
+    (``cloudsync_defs.alarms``). ``t.sync_failures`` reads ``syncFailures``'s threshold."""
 
-    sync_failures: float = 3  # SyncFailures > 3 in 5 min
-    auth_failures: float = 1  # AuthenticationFailure > 1 in 5 min
-    lambda_errors: float = 5  # Lambda Errors > 5 in 5 min
-    lambda_throttles: float = 1  # Lambda Throttles > 1 in 5 min
-    workflow_failures: float = 1  # ExecutionsFailed > 1 in 5 min
-    dlq_messages: float = 0  # visible messages > 0 for 2 x 5 min
-    low_throughput_mbps: float = 20  # TransferThroughput < 20 Mbit/s for 2 x 15 min
-    workflow_timeouts: float = 0  # ExecutionsTimedOut > 0 in 5 min (no Catch runs on a timeout)
-    lister_errors: float = 0  # the lister's Lambda Errors > 0 in 5 min: a night that did not run
+    overrides: Mapping[str, float] = field(default_factory=dict)
     selection: str = "essential"  # which alarms exist (stack config ``alarms``, ALARM_SETS)
 
+    def threshold(self, alarm: alarm_defs.AlarmDef) -> float:
+        return self.overrides.get(alarm.config_key, alarm.threshold)
 
-ALARM_KEYS: Final[dict[str, str]] = {
-    "syncFailures": "sync_failures",
-    "authFailures": "auth_failures",
-    "lambdaErrors": "lambda_errors",
-    "lambdaThrottles": "lambda_throttles",
-    "workflowFailures": "workflow_failures",
-    "dlqMessages": "dlq_messages",
-    "lowThroughputMbps": "low_throughput_mbps",
-    "workflowTimeouts": "workflow_timeouts",
-    "listerErrors": "lister_errors",
-}
-
-# What the stack alarms on (stack config ``alarms``). ``essential`` watches what a person must
-# hear of, on AWS's own metrics: failed and timed-out workflows, the lister's errors (a night
-# that did not run) and the failure queue; expired logins and failed media also reach the alert
-# email from the functions themselves. ``all`` adds the seed's per-function Lambda errors and
-# throttles, which CloudWatch bills per function they read (9 each).
-ALARM_SETS: Final = ("essential", "all")
+    def __getattr__(self, name: str) -> float:
+        for alarm in alarm_defs.catalog():
+            if snake(alarm.config_key) == name:
+                return self.threshold(alarm)
+        raise AttributeError(name)
 
 
 @dataclass(frozen=True)
@@ -124,7 +113,12 @@ class StackConfig:
     alarms: AlarmThresholds
     custom_metrics: bool = False
     include_renders: bool = False
+    media_selection: Selection = field(default_factory=Selection)  # config ``selection``
+    full_listing_days: int = 7
     tags: Mapping[str, str] = field(default_factory=dict)
+    vpc: options.VpcOptions = field(default_factory=options.VpcOptions)
+    audit: options.AuditOptions = field(default_factory=options.AuditOptions)
+    fis: options.FisOptions = field(default_factory=options.FisOptions)
 
     @property
     def prefixes(self) -> tuple[str, ...]:
@@ -165,6 +159,11 @@ KEYS: Final[dict[str, Key]] = {
     "mediaTypes": Key([], "media types to archive (empty: all)"),
     "includeRenders": Key(False, "also archive GoPro's share renders (composition 'export'); "
                                  "by default they end SKIPPED: copies GoPro made, its app hides"),
+    "selection": Key({}, "which media to archive and in what order: capturedSince, "
+                         "capturedUntil, mediaTypes, minSize, maxSize, cameras, includeRenders, "
+                         "order (docs/DEPLOY.md, 'Selective sync')"),
+    "fullListingDays": Key(7, "days between full listings (nights between list incrementally; "
+                              "0: every night lists the whole library)"),
     "goproApiUrl": Key("https://api.gopro.com", "GoPro API base URL"),
     "goproClientId": Key("", "the GoPro web app's OAuth client id (public)"),
     "alarmThresholds": Key({}, "overrides of the alarm thresholds"),
@@ -173,6 +172,12 @@ KEYS: Final[dict[str, Key]] = {
     "customMetrics": Key(False, "emit the seed's nine custom metrics and alarm on them (about "
                                 "$4 a month); failures still reach you by email without them"),
     "tags": Key({}, "extra tags on every taggable resource"),
+    "vpc": Key({}, "functions in a VPC: mode off, create or existing, interfaceEndpoints "
+                   "(docs/DEPLOY.md, 'Optional: a VPC')"),
+    "audit": Key({}, "CloudTrail and AWS Config over the archive: enabled, configRecorder "
+                     "(docs/DEPLOY.md, 'Optional: an audit trail')"),
+    "fis": Key({}, "an AWS FIS game-day template on the transfer function: enabled, ... "
+                   "(docs/DEPLOY.md, 'Optional: game days with AWS FIS')"),
 }
 
 
@@ -252,9 +257,233 @@ def validate_cron(expression: str) -> str | None:
     return None
 
 
-def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
-    """A validated StackConfig from raw values (keys without the ``cloudsync:`` prefix)."""
-    problems = _Problems()
+class _Reader:
+    """The raw values of one stack, with their defaults, and the problems found in them."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+        self.problems = _Problems()
+
+    def get(self, key: str) -> Any:
+        value = self.raw.get(key)
+        return KEYS[key].default if value is None else value
+
+    def int(self, key: str, low: int, high: int) -> int:
+        return _int(self.get(key), key, self.problems, low, high)
+
+    def bool(self, key: str) -> bool:
+        return _bool(self.get(key), key, self.problems)
+
+    def obj(self, key: str, kind: type) -> Any:
+        return _obj(self.get(key), key, self.problems, kind)
+
+    def add(self, key: str, message: str) -> None:
+        self.problems.add(key, message)
+
+
+# A section reads some keys and returns StackConfig fields; it sees the fields of the sections
+# before it (``lifecycle`` needs ``providers``). Adding a setting: a KEYS entry, a StackConfig
+# field, and a section here (or a line in one).
+Fields = dict[str, Any]
+Section = Callable[[_Reader, Fields], Fields]
+
+
+def _alerts_section(r: _Reader, got: Fields) -> Fields:
+    alert_email = r.get("alertEmail")
+    if not isinstance(alert_email, str) or not _EMAIL.match(alert_email):
+        r.add("alertEmail", f"must be an email address, not {alert_email!r} "
+                            f"(pulumi config set alertEmail you@example.com)")
+        alert_email = ""
+    return {"alert_email": alert_email}
+
+
+def _schedule_section(r: _Reader, got: Fields) -> Fields:
+    schedule = str(r.get("scheduleCron")).strip()
+    reason = validate_cron(schedule)
+    if reason:
+        r.add("scheduleCron", reason)
+    timezone = str(r.get("scheduleTimezone"))
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        r.add("scheduleTimezone", f"{timezone!r} is not an IANA time zone (Europe/Berlin)")
+    return {"schedule_cron": schedule, "schedule_timezone": timezone}
+
+
+def _run_section(r: _Reader, got: Fields) -> Fields:
+    out: Fields = {
+        "max_concurrent_media": r.int("maxConcurrentMedia", 1, 100),
+        "map_concurrency": r.int("mapConcurrency", 1, 40),
+    }
+    log_level = str(r.get("logLevel")).upper()
+    if log_level not in LOG_LEVELS:
+        r.add("logLevel", f"must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    retention = r.int("logRetentionDays", 1, 3653)
+    if retention not in LOG_RETENTION_DAYS:
+        r.add("logRetentionDays", f"CloudWatch Logs accepts {sorted(LOG_RETENTION_DAYS)}")
+    return {**out, "log_level": log_level, "log_retention_days": retention}
+
+
+def _providers_section(r: _Reader, got: Fields) -> Fields:
+    providers_raw = r.obj("providers", list)
+    providers: list[str] = []
+    for provider in providers_raw:
+        try:
+            archive_prefix(str(provider))
+            providers.append(str(provider))
+        except CloudSyncError as e:
+            r.add("providers", str(e))
+    if not providers_raw:
+        r.add("providers", "name at least one provider, e.g. [\"gopro\"]")
+    if len(set(providers)) != len(providers):
+        r.add("providers", "a provider is listed twice")
+    return {"providers": tuple(providers)}
+
+
+def _lifecycle_section(r: _Reader, got: Fields) -> Fields:
+    providers: tuple[str, ...] = got["providers"]
+    lifecycle: dict[str, LifecyclePolicy] = {}
+    by_provider = r.obj("lifecycleByProvider", dict)
+    for unknown in sorted(set(by_provider) - set(providers)):
+        r.add("lifecycleByProvider", f"{unknown!r} is not one of the providers {list(providers)}")
+    default_raw = r.get("lifecyclePolicy")
+    default_policy = _json_or_text(default_raw) if isinstance(default_raw, str) else default_raw
+    for provider in providers:
+        chosen = by_provider.get(provider, default_policy)
+        key = "lifecycleByProvider" if provider in by_provider else "lifecyclePolicy"
+        try:
+            lifecycle[archive_prefix(provider)] = policy_from_config(chosen, f"{provider}")
+        except LifecycleError as e:
+            r.add(key, str(e))
+    return {"lifecycle": lifecycle}
+
+
+def _secret_section(r: _Reader, got: Fields) -> Fields:
+    return {"secret_rotation": r.bool("secretRotation"),
+            "secret_rotation_days": r.int("secretRotationDays", 1, 365)}
+
+
+def _function_settings(r: _Reader, spec: FunctionSpec, override: Any) -> FunctionSettings:
+    if not isinstance(override, dict) or set(override) - {"memoryMb", "timeoutSeconds"}:
+        r.add("functions", f"{spec.name}: only memoryMb and timeoutSeconds")
+        override = {}
+    memory = _int(override.get("memoryMb", spec.memory_mb), f"functions.{spec.name}.memoryMb",
+                  r.problems, 128, 10240)
+    limit = EXPRESS_LIMIT_S if spec.name in FUNCTIONS_IN_WORKFLOW else 900
+    timeout = _int(override.get("timeoutSeconds", spec.timeout_s),
+                   f"functions.{spec.name}.timeoutSeconds", r.problems, 1, limit)
+    return FunctionSettings(memory, timeout)
+
+
+def _functions_section(r: _Reader, got: Fields) -> Fields:
+    overrides = r.obj("functions", dict)
+    for unknown in sorted(set(overrides) - set(BY_NAME)):
+        r.add("functions", f"no function {unknown!r}; the functions are {sorted(BY_NAME)}")
+    return {"functions": {spec.name: _function_settings(r, spec, overrides.get(spec.name, {}))
+                          for spec in FUNCTIONS}}
+
+
+def _workflow_section(r: _Reader, got: Fields) -> Fields:
+    out: Fields = {
+        "stream_batch_size": r.int("streamBatchSize", 1, 1000),
+        "stream_max_retries": r.int("streamMaxRetries", 0, 10000),
+        "retry_budget": r.int("retryBudget", 1, 100),
+        "time_budget_s": r.int("timeBudgetSeconds", 30, EXPRESS_LIMIT_S - 1),
+    }
+    time_budget: int = out["time_budget_s"]
+    functions: Mapping[str, FunctionSettings] = got["functions"]
+    transfer_timeout = functions.get("transfer", FunctionSettings(0, EXPRESS_LIMIT_S)).timeout_s
+    if time_budget >= transfer_timeout:
+        r.add("timeBudgetSeconds", f"{time_budget} s must stay below the transfer "
+                                   f"function's timeout ({transfer_timeout} s)")
+    lease = r.int("leaseSeconds", 1, 86400)
+    if lease <= EXPRESS_LIMIT_S:
+        r.add("leaseSeconds", f"{lease} s must outlast one Express execution "
+                              f"({EXPRESS_LIMIT_S} s)")
+    return {**out, "lease_s": lease}
+
+
+def _transfer_section(r: _Reader, got: Fields) -> Fields:
+    part_size = r.int("partSizeMib", 0, MAX_PART_SIZE // MIB)
+    if 0 < part_size < MIN_PART_SIZE // MIB:
+        r.add("partSizeMib", f"S3 parts are at least {MIN_PART_SIZE // MIB} MiB "
+                             "(or 0 for automatic)")
+    return {"part_size_mib": part_size, "parallel_ranges": r.int("parallelRanges", 1, 64)}
+
+
+def _source_section(r: _Reader, got: Fields) -> Fields:
+    media_types = r.obj("mediaTypes", list)
+    api_url = str(r.get("goproApiUrl"))
+    if not api_url.startswith("https://"):
+        r.add("goproApiUrl", f"must be an https:// URL, not {api_url!r}")
+    return {"media_types": tuple(str(t) for t in media_types),
+            "gopro_api_url": api_url.rstrip("/"),
+            "gopro_client_id": str(r.get("goproClientId"))}
+
+
+def _monitoring_section(r: _Reader, got: Fields) -> Fields:
+    known = alarm_defs.by_config_key()
+    thresholds: dict[str, float] = {}
+    for name, value in r.obj("alarmThresholds", dict).items():
+        if name not in known:
+            r.add("alarmThresholds", f"unknown alarm {name!r}; one of {sorted(known)}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            r.add("alarmThresholds", f"{name} must be a number >= 0, not {value!r}")
+        else:
+            thresholds[name] = float(value)
+    custom_metrics = r.bool("customMetrics")
+    include_renders = r.bool("includeRenders")
+    alarm_set = str(r.get("alarms"))
+    if alarm_set not in ALARM_SETS:
+        r.add("alarms", f"must be one of {', '.join(ALARM_SETS)}, not {alarm_set!r}")
+    return {"alarms": AlarmThresholds(thresholds, selection=alarm_set),
+            "custom_metrics": custom_metrics, "include_renders": include_renders}
+
+
+def _tags_section(r: _Reader, got: Fields) -> Fields:
+    tags = r.obj("tags", dict)
+    for tag_key, tag_value in tags.items():
+        if not isinstance(tag_value, str) or str(tag_key).lower().startswith("aws:"):
+            r.add("tags", f"{tag_key!r}: tag values are strings, keys not 'aws:...'")
+    return {"tags": {str(k): str(v) for k, v in tags.items()}}
+
+
+def _selection_section(r: _Reader, got: Fields) -> Fields:
+    """``selection`` (parsed by cloudsync_core.sync.selection); the older keys ``mediaTypes``
+    and ``includeRenders`` fold into it, so the lister reads one selection."""
+    raw = dict(r.obj("selection", dict))
+    for key in ("mediaTypes", "includeRenders"):
+        if key in raw and key in r.raw:
+            r.add("selection", f"{key} is set here and as its own key: keep one")
+    older = {"mediaTypes": list(got["media_types"])} if got["media_types"] else {}
+    chosen = selection_problems({**older, "includeRenders": got["include_renders"], **raw})
+    for problem in chosen.problems:
+        r.add("selection", problem)
+    return {"media_selection": chosen.checked(), "media_types": chosen.media_types,
+            "include_renders": chosen.include_renders,
+            "full_listing_days": r.int("fullListingDays", 0, 365)}
+
+
+def _options_section(r: _Reader, got: Fields) -> Fields:
+    """The optional features (cloudsync_defs.options), each a map, all off by default."""
+    out: Fields = {}
+    for key, parse in (("vpc", options.parse_vpc), ("audit", options.parse_audit),
+                       ("fis", options.parse_fis)):
+        parsed = parse(r.obj(key, dict))
+        for problem in parsed.problems:
+            r.add(key, problem)
+        out[key] = parsed.value
+    return out
+
+
+SECTIONS: Final[tuple[Section, ...]] = (
+    _alerts_section, _schedule_section, _run_section, _providers_section, _lifecycle_section,
+    _secret_section, _functions_section, _workflow_section, _transfer_section, _source_section,
+    _monitoring_section, _selection_section, _tags_section, _options_section,
+)
+
+
+def _names_problems(stack: str, raw: Mapping[str, Any], problems: _Problems) -> None:
     if not _STACK.match(stack):
         problems.items.append(
             f"stack name {stack!r}: use lower-case letters, digits and '-', at most 20 characters "
@@ -265,158 +494,20 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         problems.add(unknown, f"unknown setting{hint}")
 
-    def get(key: str) -> Any:
-        value = raw.get(key)
-        return KEYS[key].default if value is None else value
 
-    alert_email = get("alertEmail")
-    if not isinstance(alert_email, str) or not _EMAIL.match(alert_email):
-        problems.add("alertEmail", f"must be an email address, not {alert_email!r} "
-                                   f"(pulumi config set alertEmail you@example.com)")
-        alert_email = ""
-
-    schedule = str(get("scheduleCron")).strip()
-    reason = validate_cron(schedule)
-    if reason:
-        problems.add("scheduleCron", reason)
-    timezone = str(get("scheduleTimezone"))
-    try:
-        zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        problems.add("scheduleTimezone", f"{timezone!r} is not an IANA time zone (Europe/Berlin)")
-
-    max_media = _int(get("maxConcurrentMedia"), "maxConcurrentMedia", problems, 1, 100)
-    map_concurrency = _int(get("mapConcurrency"), "mapConcurrency", problems, 1, 40)
-    log_level = str(get("logLevel")).upper()
-    if log_level not in LOG_LEVELS:
-        problems.add("logLevel", f"must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
-    retention = _int(get("logRetentionDays"), "logRetentionDays", problems, 1, 3653)
-    if retention not in LOG_RETENTION_DAYS:
-        problems.add("logRetentionDays", f"CloudWatch Logs accepts {sorted(LOG_RETENTION_DAYS)}")
-
-    providers_raw = _obj(get("providers"), "providers", problems, list)
-    providers: list[str] = []
-    for provider in providers_raw:
-        try:
-            archive_prefix(str(provider))
-            providers.append(str(provider))
-        except CloudSyncError as e:
-            problems.add("providers", str(e))
-    if not providers_raw:
-        problems.add("providers", "name at least one provider, e.g. [\"gopro\"]")
-    if len(set(providers)) != len(providers):
-        problems.add("providers", "a provider is listed twice")
-
-    lifecycle: dict[str, LifecyclePolicy] = {}
-    by_provider = _obj(get("lifecycleByProvider"), "lifecycleByProvider", problems, dict)
-    for unknown in sorted(set(by_provider) - set(providers)):
-        problems.add("lifecycleByProvider", f"{unknown!r} is not one of the providers {providers}")
-    default_policy_raw = _json_or_text(get("lifecyclePolicy")) if isinstance(
-        get("lifecyclePolicy"), str) else get("lifecyclePolicy")
-    for provider in providers:
-        chosen = by_provider.get(provider, default_policy_raw)
-        key = "lifecycleByProvider" if provider in by_provider else "lifecyclePolicy"
-        try:
-            lifecycle[archive_prefix(provider)] = policy_from_config(chosen, f"{provider}")
-        except LifecycleError as e:
-            problems.add(key, str(e))
-
-    rotation = _bool(get("secretRotation"), "secretRotation", problems)
-    rotation_days = _int(get("secretRotationDays"), "secretRotationDays", problems, 1, 365)
-
-    overrides = _obj(get("functions"), "functions", problems, dict)
-    functions: dict[str, FunctionSettings] = {}
-    for unknown in sorted(set(overrides) - set(BY_NAME)):
-        problems.add("functions", f"no function {unknown!r}; the functions are {sorted(BY_NAME)}")
-    for spec in FUNCTIONS:
-        override = overrides.get(spec.name, {})
-        if not isinstance(override, dict) or set(override) - {"memoryMb", "timeoutSeconds"}:
-            problems.add("functions", f"{spec.name}: only memoryMb and timeoutSeconds")
-            override = {}
-        memory = _int(override.get("memoryMb", spec.memory_mb), f"functions.{spec.name}.memoryMb",
-                      problems, 128, 10240)
-        limit = EXPRESS_LIMIT_S if spec.name in FUNCTIONS_IN_WORKFLOW else 900
-        timeout = _int(override.get("timeoutSeconds", spec.timeout_s),
-                       f"functions.{spec.name}.timeoutSeconds", problems, 1, limit)
-        functions[spec.name] = FunctionSettings(memory, timeout)
-
-    batch = _int(get("streamBatchSize"), "streamBatchSize", problems, 1, 1000)
-    stream_retries = _int(get("streamMaxRetries"), "streamMaxRetries", problems, 0, 10000)
-    retry_budget = _int(get("retryBudget"), "retryBudget", problems, 1, 100)
-    time_budget = _int(get("timeBudgetSeconds"), "timeBudgetSeconds", problems, 30,
-                       EXPRESS_LIMIT_S - 1)
-    transfer_timeout = functions.get("transfer", FunctionSettings(0, EXPRESS_LIMIT_S)).timeout_s
-    if time_budget >= transfer_timeout:
-        problems.add("timeBudgetSeconds", f"{time_budget} s must stay below the transfer "
-                                          f"function's timeout ({transfer_timeout} s)")
-    lease = _int(get("leaseSeconds"), "leaseSeconds", problems, 1, 86400)
-    if lease <= EXPRESS_LIMIT_S:
-        problems.add("leaseSeconds", f"{lease} s must outlast one Express execution "
-                                     f"({EXPRESS_LIMIT_S} s)")
-    part_size = _int(get("partSizeMib"), "partSizeMib", problems, 0, 5120)
-    if 0 < part_size < 5:
-        problems.add("partSizeMib", "S3 parts are at least 5 MiB (or 0 for automatic)")
-    parallel = _int(get("parallelRanges"), "parallelRanges", problems, 1, 64)
-    media_types = _obj(get("mediaTypes"), "mediaTypes", problems, list)
-    api_url = str(get("goproApiUrl"))
-    if not api_url.startswith("https://"):
-        problems.add("goproApiUrl", f"must be an https:// URL, not {api_url!r}")
-    client_id = str(get("goproClientId"))
-
-    thresholds_raw = _obj(get("alarmThresholds"), "alarmThresholds", problems, dict)
-    thresholds: dict[str, float] = {}
-    for name, value in thresholds_raw.items():
-        if name not in ALARM_KEYS:
-            problems.add("alarmThresholds", f"unknown alarm {name!r}; one of {sorted(ALARM_KEYS)}")
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            problems.add("alarmThresholds", f"{name} must be a number >= 0, not {value!r}")
-        else:
-            thresholds[ALARM_KEYS[name]] = float(value)
-
-    custom_metrics = _bool(get("customMetrics"), "customMetrics", problems)
-    include_renders = _bool(get("includeRenders"), "includeRenders", problems)
-    alarm_set = str(get("alarms"))
-    if alarm_set not in ALARM_SETS:
-        problems.add("alarms", f"must be one of {', '.join(ALARM_SETS)}, not {alarm_set!r}")
-
-    tags = _obj(get("tags"), "tags", problems, dict)
-    for tag_key, tag_value in tags.items():
-        if not isinstance(tag_value, str) or str(tag_key).lower().startswith("aws:"):
-            problems.add("tags", f"{tag_key!r}: tag values are strings, keys not 'aws:...'")
-
-    if problems.items:
+def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
+    """A validated StackConfig from raw values (keys without the ``cloudsync:`` prefix)."""
+    reader = _Reader(raw)
+    _names_problems(stack, raw, reader.problems)
+    fields: Fields = {}
+    for section in SECTIONS:
+        fields.update(section(reader, fields))
+    if reader.problems.items:
         raise ConfigError(
-            f"invalid configuration for stack {stack!r}:\n  - " + "\n  - ".join(problems.items)
+            f"invalid configuration for stack {stack!r}:\n  - "
+            + "\n  - ".join(reader.problems.items)
         )
-    return StackConfig(
-        stack=stack,
-        alert_email=alert_email,
-        schedule_cron=schedule,
-        schedule_timezone=timezone,
-        max_concurrent_media=max_media,
-        map_concurrency=map_concurrency,
-        log_level=log_level,
-        log_retention_days=retention,
-        providers=tuple(providers),
-        lifecycle=lifecycle,
-        secret_rotation=rotation,
-        secret_rotation_days=rotation_days,
-        functions=functions,
-        stream_batch_size=batch,
-        stream_max_retries=stream_retries,
-        retry_budget=retry_budget,
-        time_budget_s=time_budget,
-        lease_s=lease,
-        part_size_mib=part_size,
-        parallel_ranges=parallel,
-        media_types=tuple(str(t) for t in media_types),
-        gopro_api_url=api_url.rstrip("/"),
-        gopro_client_id=client_id,
-        alarms=AlarmThresholds(**thresholds, selection=alarm_set),
-        custom_metrics=custom_metrics,
-        include_renders=include_renders,
-        tags={str(k): str(v) for k, v in tags.items()},
-    )
+    return StackConfig(stack=stack, **fields)
 
 
 def _all_keys() -> set[str]:

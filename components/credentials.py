@@ -10,6 +10,12 @@ The name is a fixed prefix plus a suffix Secrets Manager's client generates (``n
 destroyed secret keeps its name for its 7-day recovery window, so a fixed name would stop the
 stack from being created again within that week. Nobody needs the name: the functions get the ARN
 and the ``cloudsync`` CLI reads ``secretId`` from the outputs parameter (components/discovery.py).
+
+The notify secret (``notify``) holds the Slack and webhook URLs alerts are posted to (a Slack
+webhook URL is a credential by itself). It is a secret of its own so that only the functions that
+send alerts may read it (grant ``notify_secret_read``), and it is created empty too: no value
+means no Slack or webhook alerts, so no stack setting turns them on. ``cloudsync notify-setup``
+stores the URLs, ``notifySecretId`` in the outputs names it.
 """
 
 from __future__ import annotations
@@ -44,6 +50,18 @@ class CredentialsSecret(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.notify = aws.secretsmanager.Secret(
+            f"{name}-notify",
+            name_prefix=f"cloudsync/{args.naming.stack}/notify-",
+            description="Slack and webhook alert URLs for cloudsync; set with "
+            "`cloudsync notify-setup` (empty: email alerts only)",
+            recovery_window_in_days=7,
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.secret_arn: pulumi.Output[str] = self.secret.arn
         self.secret_name: pulumi.Output[str] = self.secret.name
-        self.register_outputs({"secret_arn": self.secret_arn, "secret_name": self.secret_name})
+        self.notify_secret_arn: pulumi.Output[str] = self.notify.arn
+        self.notify_secret_name: pulumi.Output[str] = self.notify.name
+        self.register_outputs({"secret_arn": self.secret_arn, "secret_name": self.secret_name,
+                               "notify_secret_arn": self.notify_secret_arn})

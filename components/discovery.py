@@ -1,4 +1,8 @@
-"""One SSM parameter holding the stack's outputs as JSON: what the ``cloudsync`` CLI reads."""
+"""One SSM parameter holding the stack's outputs as JSON: what the ``cloudsync`` CLI reads.
+
+Its name and key case are the stack contract (``cloudsync_defs.stack``), which the local cloud
+writes to as well.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+from cloudsync_defs import stack as stack_contract
 
 from .naming import Naming
 
@@ -33,7 +39,7 @@ class Discovery(pulumi.ComponentResource):
             type="String",
             tier="Standard",
             # Not secret, and readable in diffs: `value` would be stored as a Pulumi secret.
-            insecure_value=pulumi.Output.json_dumps(dict(args.outputs)),
+            insecure_value=pulumi.Output.json_dumps(stack_contract.outputs_document(args.outputs)),
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -8,24 +8,27 @@ function is attached to the credentials secret here, because this component owns
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import pulumi
 import pulumi_aws as aws
 
-from cloudsync_core import settings
+from cloudsync_core import metrics, settings
+from cloudsync_core.alerts import ENV_NOTIFY_SECRET
+from cloudsync_core.sync.selection import selection_environment
 from cloudsync_defs.bundle import Bundle
 from cloudsync_defs.functions import FUNCTIONS, FunctionSpec
+from cloudsync_defs.stack import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME
 
 from . import iam
 from .config import FunctionSettings, StackConfig
 from .naming import Naming
 
-RUNTIME: Final = "python3.12"
-ARCHITECTURE: Final = "arm64"
-METRICS_NAMESPACE: Final = "GoProSync"
+RUNTIME: Final = LAMBDA_RUNTIME
+ARCHITECTURE: Final = LAMBDA_ARCHITECTURE
+METRICS_NAMESPACE: Final = metrics.NAMESPACE
 STREAM_CONSUMER: Final = "start"
 ROTATION_FUNCTION: Final = "rotate"
 ASYNC_RETRIES: Final = 2
@@ -69,7 +72,27 @@ def function_environment(
         env[settings.ENV_MEDIA_TYPES] = ",".join(cfg.media_types)
     if cfg.include_renders:
         env[settings.ENV_INCLUDE_RENDERS] = "true"
+    env.update(selection_environment(cfg.media_selection))  # sync/selection.py reads it
+    env[settings.ENV_FULL_LISTING_DAYS] = str(cfg.full_listing_days)
     return env
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Stack config ``vpc``: every function in these subnets with this security group."""
+
+    subnet_ids: pulumi.Input[Sequence[str]]
+    security_group_ids: pulumi.Input[Sequence[str]]
+
+
+@dataclass(frozen=True)
+class FaultInjection:
+    """Stack config ``fis``: the FIS extension layer, its settings and reads on one function."""
+
+    function: str
+    layer_arn: pulumi.Input[str]
+    environment: Mapping[str, str]
+    statements: Sequence[iam.Statement]
 
 
 @dataclass
@@ -83,6 +106,8 @@ class FunctionsArgs:
     secret_rotation: bool
     secret_rotation_days: int
     tags: Mapping[str, str]
+    placement: Placement | None = None
+    fault_injection: FaultInjection | None = None
 
 
 class Functions(pulumi.ComponentResource):
@@ -124,42 +149,13 @@ class Functions(pulumi.ComponentResource):
         self.log_groups = {}
         for spec in FUNCTIONS:
             self._function(name, spec, args, tags)
-
-        fn = self.functions
         for spec in FUNCTIONS:
             if spec.invoked_async:
-                aws.lambda_.FunctionEventInvokeConfig(
-                    f"{name}-{spec.name}-async",
-                    function_name=fn[spec.name].name,
-                    maximum_retry_attempts=ASYNC_RETRIES,
-                    maximum_event_age_in_seconds=ASYNC_MAX_EVENT_AGE_S,
-                    destination_config={
-                        "on_failure": {"destination": self.failure_queue.arn}
-                    },
-                    opts=pulumi.ResourceOptions(
-                        parent=self, depends_on=[self.role_policies[spec.name]]
-                    ),
-                )
-
+                self._async_failures(name, spec)
         if args.secret_rotation:
-            permission = aws.lambda_.Permission(
-                f"{name}-{ROTATION_FUNCTION}-by-secretsmanager",
-                action="lambda:InvokeFunction",
-                function=fn[ROTATION_FUNCTION].name,
-                principal="secretsmanager.amazonaws.com",
-                source_arn=args.scope.secret_arn,
-                opts=child,
-            )
-            aws.secretsmanager.SecretRotation(
-                f"{name}-secret-rotation",
-                secret_id=args.scope.secret_arn,
-                rotation_lambda_arn=fn[ROTATION_FUNCTION].arn,
-                rotation_rules={"automatically_after_days": args.secret_rotation_days},
-                # The secret is empty until `cloudsync login`: nothing to rotate right away.
-                rotate_immediately=False,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
-            )
+            self._rotation(name, args)
 
+        fn = self.functions
         self.arns: dict[str, pulumi.Output[str]] = {n: f.arn for n, f in fn.items()}
         self.names: dict[str, pulumi.Output[str]] = {n: f.name for n, f in fn.items()}
         self.failure_queue_arn: pulumi.Output[str] = self.failure_queue.arn
@@ -167,6 +163,74 @@ class Functions(pulumi.ComponentResource):
         self.register_outputs(
             {"arns": self.arns, "names": self.names, "failure_queue_arn": self.failure_queue_arn}
         )
+
+    def _async_failures(self, name: str, spec: FunctionSpec) -> None:
+        """An async invocation that fails for good lands in the failure queue."""
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-{spec.name}-async",
+            function_name=self.functions[spec.name].name,
+            maximum_retry_attempts=ASYNC_RETRIES,
+            maximum_event_age_in_seconds=ASYNC_MAX_EVENT_AGE_S,
+            destination_config={
+                "on_failure": {"destination": self.failure_queue.arn}
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.role_policies[spec.name]]
+            ),
+        )
+
+    def _rotation(self, name: str, args: FunctionsArgs) -> None:
+        """The rotate function, attached to the credentials secret."""
+        rotate = self.functions[ROTATION_FUNCTION]
+        permission = aws.lambda_.Permission(
+            f"{name}-{ROTATION_FUNCTION}-by-secretsmanager",
+            action="lambda:InvokeFunction",
+            function=rotate.name,
+            principal="secretsmanager.amazonaws.com",
+            source_arn=args.scope.secret_arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.secretsmanager.SecretRotation(
+            f"{name}-secret-rotation",
+            secret_id=args.scope.secret_arn,
+            rotation_lambda_arn=rotate.arn,
+            rotation_rules={"automatically_after_days": args.secret_rotation_days},
+            # The secret is empty until `cloudsync login`: nothing to rotate right away.
+            rotate_immediately=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
+
+    def _options(
+        self, spec: FunctionSpec, args: FunctionsArgs, statements: list[iam.Statement]
+    ) -> tuple[list[pulumi.Input[str]], dict[str, pulumi.Input[str]], dict[str, Any]]:
+        """Layers, environment and VPC placement of one function, with the statements the
+        stack's options add to its role (``statements`` grows)."""
+        layers: list[pulumi.Input[str]] = [self.layer.arn]
+        environment = dict(args.environment)
+        if "notify_secret_read" in spec.grants:  # only the functions that may read it know it
+            environment[ENV_NOTIFY_SECRET] = args.scope.notify_secret_arn
+        placed: dict[str, Any] = {}
+        if args.placement is not None:
+            statements.append(iam.lambda_vpc())
+            placed["vpc_config"] = {"subnet_ids": args.placement.subnet_ids,
+                                    "security_group_ids": args.placement.security_group_ids}
+        fault = args.fault_injection
+        if fault is not None and fault.function == spec.name:
+            layers.append(fault.layer_arn)
+            environment.update(fault.environment)
+            statements += fault.statements
+        return layers, environment, placed
+
+    def _statements(self, spec: FunctionSpec, args: FunctionsArgs,
+                    log_group: aws.cloudwatch.LogGroup) -> list[iam.Statement]:
+        """The function's own logs, tracing, its catalog grants, and what its trigger needs."""
+        statements = [iam.own_logs(log_group.arn), iam.xray()]
+        statements += iam.function_statements(args.scope, spec.grants)
+        if spec.invoked_async or spec.name == STREAM_CONSUMER:
+            statements.append(iam.queue_send(self.failure_queue.arn))
+        if spec.name == STREAM_CONSUMER:
+            statements += iam.stream_read(args.scope.table_arn)
+        return statements
 
     def _function(
         self, name: str, spec: FunctionSpec, args: FunctionsArgs, tags: dict[str, str]
@@ -189,12 +253,8 @@ class Functions(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        statements = [iam.own_logs(log_group.arn), iam.xray()]
-        statements += iam.function_statements(args.scope, spec.grants)
-        if spec.invoked_async or spec.name == STREAM_CONSUMER:
-            statements.append(iam.queue_send(self.failure_queue.arn))
-        if spec.name == STREAM_CONSUMER:
-            statements += iam.stream_read(args.scope.table_arn)
+        statements = self._statements(spec, args, log_group)
+        layers, environment, placed = self._options(spec, args, statements)
         policy = aws.iam.RolePolicy(
             f"{base}-policy",
             name="least-privilege",
@@ -212,7 +272,7 @@ class Functions(pulumi.ComponentResource):
             architectures=[ARCHITECTURE],
             handler=spec.handler,
             code=self.code,
-            layers=[self.layer.arn],
+            layers=layers,
             memory_size=memory.memory_mb,
             timeout=memory.timeout_s,
             reserved_concurrent_executions=(
@@ -220,8 +280,9 @@ class Functions(pulumi.ComponentResource):
             ),
             tracing_config={"mode": "Active"},
             logging_config={"log_format": "Text", "log_group": log_group.name},
-            environment={"variables": dict(args.environment)},
+            environment={"variables": environment},
             tags=tags,
+            **placed,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, log_group]),
         )
         self.roles[spec.name] = role

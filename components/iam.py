@@ -17,32 +17,18 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import pulumi
+import pulumi_aws as aws
 
 from cloudsync_core import schema
 from cloudsync_defs.functions import Grant
+from cloudsync_defs.options import LAMBDA_VPC_ACTIONS
+from cloudsync_defs.policy_rules import LOG_DELIVERY_ACTIONS, XRAY_ACTIONS
 
 from .naming import Naming
 
 Statement = dict[str, Any]
 VERSION: Final = "2012-10-17"
 
-XRAY_ACTIONS: Final = (
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-)
-# Step Functions' logging to CloudWatch Logs (vended log delivery): no resource-level permissions.
-LOG_DELIVERY_ACTIONS: Final = (
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-)
 STREAM_ACTIONS: Final = (
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -62,6 +48,7 @@ class Scope:
     secret_arn: pulumi.Input[str]
     topic_arn: pulumi.Input[str]
     state_machine_arn: pulumi.Input[str]
+    notify_secret_arn: pulumi.Input[str] = ""  # the Slack / webhook URLs (components/credentials)
 
     @property
     def index_arn(self) -> pulumi.Output[str]:
@@ -104,11 +91,50 @@ def trust(service: str, source_account: str | None = None) -> pulumi.Output[str]
     return document([stmt])
 
 
+@dataclass(frozen=True)
+class ServiceRole:
+    """A role one AWS service assumes on behalf of our account, with one inline policy."""
+
+    role_name: str
+    description: str
+    service: str
+    statements: Sequence[Statement]
+
+
+def service_role(
+    parent: pulumi.Resource, name: str, spec: ServiceRole, naming: Naming,
+    tags: Mapping[str, str],
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """``{name}-role`` and its ``least-privilege`` policy ``{name}-policy``."""
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        f"{name}-role",
+        name=spec.role_name,
+        description=f"cloudsync {naming.stack}: {spec.description}",
+        assume_role_policy=trust(spec.service, naming.account),
+        tags=dict(tags),
+        opts=child,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{name}-policy",
+        name="least-privilege",
+        role=role.id,
+        policy=document(spec.statements),
+        opts=child,
+    )
+    return role, policy
+
+
 # --- the grants of the function catalog --------------------------------------------------------
 
 
 def secret_read(scope: Scope) -> list[Statement]:
     return [statement("SecretRead", ["secretsmanager:GetSecretValue"], scope.secret_arn)]
+
+
+def notify_secret_read(scope: Scope) -> list[Statement]:
+    return [statement("NotifySecretRead", ["secretsmanager:GetSecretValue"],
+                      scope.notify_secret_arn)]
 
 
 def secret_write(scope: Scope) -> list[Statement]:
@@ -196,6 +222,7 @@ GRANTS: Final[dict[Grant, Callable[[Scope], list[Statement]]]] = {
     "secret_read": secret_read,
     "secret_write": secret_write,
     "secret_rotate": secret_rotate,
+    "notify_secret_read": notify_secret_read,
     "table_read": table_read,
     "table_write": table_write,
     "archive_write": archive_write,
@@ -258,6 +285,11 @@ def stream_read(table_arn: pulumi.Input[str]) -> list[Statement]:
 
 def invoke(function_arns: Sequence[pulumi.Input[str]]) -> Statement:
     return statement("Invoke", ["lambda:InvokeFunction"], list(function_arns))
+
+
+def lambda_vpc() -> Statement:
+    """What Lambda needs on a function's role to place it in a VPC (stack config ``vpc``)."""
+    return statement("VpcNetworkInterfaces", LAMBDA_VPC_ACTIONS, "*")
 
 
 def log_delivery() -> Statement:

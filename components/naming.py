@@ -18,11 +18,15 @@ from typing import Final
 
 import pulumi_aws as aws
 
+from cloudsync_defs import stack as stack_contract
+
 MAX_ROLE_NAME: Final = 64  # IAM's limit
 
 
 @dataclass(frozen=True)
 class Naming:
+    """One stack in one account and region: every name and ARN derives from these."""
+
     stack: str
     account: str
     region: str
@@ -108,7 +112,34 @@ class Naming:
 
     @property
     def outputs_parameter(self) -> str:
-        return f"/cloudsync/{self.stack}/outputs"
+        return stack_contract.outputs_parameter(self.stack)
+
+    @property
+    def audit_bucket_name(self) -> str:
+        """The audit log bucket (stack config ``audit``): account and region, as the archive."""
+        return self.name(f"log-{self.account}-{self.region}")
+
+    @property
+    def trail_name(self) -> str:
+        return self.name("trail")
+
+    @property
+    def trail_arn(self) -> str:
+        """Built from the name: the log bucket's policy names the trail before it exists."""
+        return (f"arn:{self.partition}:cloudtrail:{self.region}:{self.account}:"
+                f"trail/{self.trail_name}")
+
+    @property
+    def fis_bucket_name(self) -> str:
+        """Where AWS FIS hands fault configs to the Lambda extension (stack config ``fis``)."""
+        return self.name(f"fis-{self.account}-{self.region}")
+
+    def s3_arn(self, bucket: str, key: str = "") -> str:
+        return f"arn:{self.partition}:s3:::{bucket}" + (f"/{key}" if key else "")
+
+    def endpoint_service(self, service: str) -> str:
+        """A VPC endpoint's service name (``com.amazonaws.eu-central-1.s3``)."""
+        return f"com.amazonaws.{self.region}.{service}"
 
     def service(self, service: str) -> str:
         """A service endpoint name for kms:ViaService (``s3.eu-central-1.amazonaws.com``)."""

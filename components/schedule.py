@@ -37,24 +37,10 @@ class NightlySchedule(pulumi.ComponentResource):
     ) -> None:
         super().__init__("cloudsync:index:NightlySchedule", name, None, opts)
         naming = args.naming
-        child = pulumi.ResourceOptions(parent=self)
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            name=naming.schedule_role_name,
-            description=f"cloudsync {naming.stack}: the nightly schedule",
-            assume_role_policy=iam.trust("scheduler.amazonaws.com", naming.account),
-            tags=dict(args.tags),
-            opts=child,
-        )
-        self.role_policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            name="least-privilege",
-            role=self.role.id,
-            policy=iam.document(
-                [iam.invoke([args.target_function_arn]), iam.queue_send(args.dead_letter_queue_arn)]
-            ),
-            opts=child,
-        )
+        self.role, self.role_policy = iam.service_role(self, name, iam.ServiceRole(
+            naming.schedule_role_name, "the nightly schedule", "scheduler.amazonaws.com",
+            [iam.invoke([args.target_function_arn]), iam.queue_send(args.dead_letter_queue_arn)],
+        ), naming, args.tags)
         self.schedule = aws.scheduler.Schedule(
             f"{name}-schedule",
             name=naming.name("nightly"),

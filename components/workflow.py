@@ -82,28 +82,14 @@ class TransferWorkflow(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            name=naming.workflow_role_name,
-            description=f"cloudsync {naming.stack}: the transfer workflow",
-            assume_role_policy=iam.trust("states.amazonaws.com", naming.account),
-            tags=tags,
-            opts=child,
-        )
-        self.role_policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            name="least-privilege",
-            role=self.role.id,
-            policy=iam.document(
-                [
-                    iam.invoke([args.function_arns[n] for n in FUNCTIONS_IN_WORKFLOW]),
-                    iam.statement("TableUpdate", ["dynamodb:UpdateItem"], args.table_arn),
-                    iam.xray(),
-                    iam.log_delivery(),
-                ]
-            ),
-            opts=child,
-        )
+        self.role, self.role_policy = iam.service_role(self, name, iam.ServiceRole(
+            naming.workflow_role_name, "the transfer workflow", "states.amazonaws.com", [
+                iam.invoke([args.function_arns[n] for n in FUNCTIONS_IN_WORKFLOW]),
+                iam.statement("TableUpdate", ["dynamodb:UpdateItem"], args.table_arn),
+                iam.xray(),
+                iam.log_delivery(),
+            ],
+        ), naming, tags)
         self.state_machine = aws.sfn.StateMachine(
             f"{name}-state-machine",
             name=naming.state_machine_name,
@@ -122,7 +108,16 @@ class TransferWorkflow(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
         )
-        self.stream_mapping = aws.lambda_.EventSourceMapping(
+        self.stream_mapping = self._stream_mapping(name, args)
+        self.state_machine_arn: pulumi.Output[str] = self.state_machine.arn
+        self.register_outputs({"state_machine_arn": self.state_machine_arn})
+
+    def _stream_mapping(
+        self, name: str, args: TransferWorkflowArgs
+    ) -> aws.lambda_.EventSourceMapping:
+        """New PENDING rows start the starter, in batches; batches that fail for good end in
+        the failure queue."""
+        return aws.lambda_.EventSourceMapping(
             f"{name}-stream",
             event_source_arn=args.stream_arn,
             function_name=args.starter_function_arn,
@@ -140,5 +135,3 @@ class TransferWorkflow(pulumi.ComponentResource):
                 parent=self, depends_on=[args.starter_ready, self.state_machine]
             ),
         )
-        self.state_machine_arn: pulumi.Output[str] = self.state_machine.arn
-        self.register_outputs({"state_machine_arn": self.state_machine_arn})

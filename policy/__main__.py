@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -31,7 +29,13 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from cloudsync_defs.policy_rules import RULES, Resource, Rule
+ROOT = Path(__file__).resolve().parent.parent
+# cloudsync_defs, and cloudsync_core's plain facts it shares with Lambda (S3's limits)
+for _path in (ROOT / "functions", ROOT):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from cloudsync_defs.policy_rules import RULES, Resource, Rule  # noqa: E402
 
 _PROXIES = frozenset({"_DictProxy", "_ListProxy", "_DictSecretsProxy", "_ListSecretsProxy"})
 
@@ -56,6 +60,12 @@ def _resource(type_: str, name: str, props: Any, opts: Any, urn: str) -> Resourc
     return Resource(type=type_, name=name, props=plain(props), protect=_protect(opts), urn=urn)
 
 
+def _mandatory(rule: Rule) -> dict[str, Any]:
+    """What every cloudsync policy is: named as its rule, and enforced."""
+    return {"name": rule.name, "description": rule.description,
+            "enforcement_level": EnforcementLevel.MANDATORY}
+
+
 def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
     check = rule.resource_check
     assert check is not None
@@ -67,12 +77,7 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
         for violation in check(resource):
             report_violation(violation, None)
 
-    return ResourceValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
-    )
+    return ResourceValidationPolicy(validate=validate, **_mandatory(rule))
 
 
 def _stack_policy(rule: Rule) -> StackValidationPolicy:
@@ -82,12 +87,7 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
         for violation in rule.check(resources):
             report_violation(violation, None)
 
-    return StackValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
-    )
+    return StackValidationPolicy(validate=validate, **_mandatory(rule))
 
 
 def policies() -> list[Policy]:

@@ -13,27 +13,29 @@ import argparse
 import base64
 import contextlib
 import os
-import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
+from cloudsync_core.readback import OK
 from cloudsync_core.tracker import COMPLETED, MediaRow, RunRecord
+from cloudsync_local.quiet import quiet_output
 
 from ..context import Context
 from ..errors import EXIT_FAILED, EXIT_OK, describe
-from ..output import Progress, human_bytes, plural, table
-from ..runs import follow_run
+from ..output import human_bytes, plural, table, to_json
+from ..runs import Polling, follow_run
 from ..stack import Aws, Target
+from ..waiting import watch_for
 from .login import store
 from .resync import resync
 from .sync import start_listing
 from .verify import completed_rows, verify_rows
+from .verify_read import jobs_of, read_all, summary_lines
 
 if TYPE_CHECKING:
     from cloudsync_local.cloud import LocalCloud
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 PROVIDER: Final = "gopro"
 LARGE_FILE: Final = 96 * 1024 * 1024  # one larger file: many parts, several ranges in parallel
 RUN_TIMEOUT_S: Final = 600.0
+GLOBAL_OPTIONS: Final = False  # the demo starts its own local cloud: no --endpoint-url, --stack
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,54 +53,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Start a simulated GoPro cloud and the local cloud, sync, add media, sync "
         "again, resync one medium, verify the archive, print a summary, stop everything.",
     )
+    p.add_argument("--json", action="store_true",
+                   help="the story on stderr, the outcome (steps, result) as JSON on stdout")
     p.set_defaults(func=run, needs_aws=False)
-
-
-# --- keeping the embedded services' output off the screen ------------------------------------
-
-
-class QuietOutput:
-    """Points file descriptors 1 and 2 at a log file; ``out``/``err`` still reach the screen.
-
-    Handlers log to ``sys.stdout``, moto and the simulator print to ``sys.stderr``, from many
-    threads: redirecting the descriptors catches all of it, whoever holds which stream object.
-    """
-
-    def __init__(self, log_path: Path) -> None:
-        self.log_path = log_path
-        self.out: TextIO = sys.stdout
-        self.err: TextIO = sys.stderr
-        self._saved: list[int] = []
-        self._log: TextIO | None = None
-
-    def __enter__(self) -> QuietOutput:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self._saved = [os.dup(1), os.dup(2)]
-        self.out = os.fdopen(os.dup(self._saved[0]), "w", buffering=1, encoding="utf-8")
-        self.err = os.fdopen(os.dup(self._saved[1]), "w", buffering=1, encoding="utf-8")
-        self._log = self.log_path.open("a", encoding="utf-8")
-        os.dup2(self._log.fileno(), 1)
-        os.dup2(self._log.fileno(), 2)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os.dup2(self._saved[0], 1)
-        os.dup2(self._saved[1], 2)
-        for fd in self._saved:
-            os.close(fd)
-        for stream in (self.out, self.err, self._log):
-            if stream is not None:
-                with contextlib.suppress(Exception):
-                    stream.close()
 
 
 # --- the demo ----------------------------------------------------------------------------------
@@ -125,10 +83,16 @@ class Demo:
     collisions: list[str] = field(default_factory=list)
     malformed: list[str] = field(default_factory=list)
     example_keys: list[str] = field(default_factory=list)
+    as_json: bool = False
 
     def say(self, text: str = "") -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
+        stream = self.err if self.as_json else self.out
+        stream.write(text + "\n")
+        stream.flush()
+
+    def document(self, ok: bool, failure: str | None, seconds: float) -> dict[str, Any]:
+        return {"ok": ok, "failure": failure, "seconds": round(seconds, 1),
+                "log_file": str(self.log_path), "steps": [asdict(s) for s in self.steps]}
 
     def heading(self, number: int, text: str) -> None:
         self.say()
@@ -177,14 +141,15 @@ class Demo:
                  f"table {self.ctx.outputs.table}, bucket {self.ctx.outputs.bucket}.")
 
     def login(self) -> None:
-        from cloudsync_core.credentials import GoProTokenClient
+        from cloudsync_core.providers import DEFAULT_PROVIDER, token_client
 
         from .gopro import gopro_settings
 
         assert self.sim is not None and self.ctx is not None
         self.heading(1, "Logging in to GoPro (the simulator's test account)")
         settings = gopro_settings(self.ctx, self.sim.base_url)
-        creds = GoProTokenClient(settings).password_login(self.sim.username, self.sim.password)
+        creds = token_client(DEFAULT_PROVIDER, settings).password_login(
+            self.sim.username, self.sim.password)
         store(self.ctx, creds)
         self.say(f"Stored an OAuth token pair for {self.sim.username} in secret "
                  f"{self.ctx.outputs.secret_id} (tokens are never printed).")
@@ -202,11 +167,17 @@ class Demo:
                  + (f", {plural(skipped, 'unusable entry', 'unusable entries')} skipped"
                     if skipped else "")
                  + f" -> {queued} queued (run {report.get('run_id')}).")
-        run = follow_run(self.ctx.tracker, str(report["run_id"]), queued_hint=queued,
-                         progress=Progress(self.err, every_s=2.0), poll_s=0.5,
-                         timeout_s=RUN_TIMEOUT_S)
+        run = self.follow(str(report["run_id"]), queued)
         self.say(self.run_line(run))
         return report, run
+
+    def follow(self, run_id: str, queued: int) -> RunRecord | None:
+        """Follow a run by the byte, a progress line every 2 s."""
+        assert self.ctx is not None
+        return follow_run(self.ctx.tracker, run_id, queued_hint=queued,
+                          observer=watch_for(self.ctx, as_json=False, every_s=2.0),
+                          polling=Polling(poll_s=0.5, timeout_s=RUN_TIMEOUT_S),
+                          providers=self.ctx.providers)
 
     @staticmethod
     def run_line(run: RunRecord | None) -> str:
@@ -269,9 +240,7 @@ class Demo:
         self.say(f"Re-syncing {row.media_id} ({row.filename}, {len(row.objects)} objects); S3 "
                  "keeps the old versions.")
         run_id, queued = resync(self.ctx, PROVIDER, [row])
-        run = follow_run(self.ctx.tracker, run_id, queued_hint=len(queued),
-                         progress=Progress(self.err, every_s=2.0), poll_s=0.5,
-                         timeout_s=RUN_TIMEOUT_S)
+        run = self.follow(run_id, len(queued))
         self.say(self.run_line(run))
         after_row = self.ctx.tracker.get(PROVIDER, row.media_id)
         after = {o["key"]: o.get("version_id") for o in (after_row.objects if after_row else [])}
@@ -314,6 +283,7 @@ class Demo:
             f"{len(checks) - len(bad)}/{len(checks)}", human_bytes(total), not bad,
         ))
 
+        self.read_back(completed_rows(self.ctx))
         source = self.compare_with_source()
         self.say(f"Source check: {source[0]} of {source[1]} simulated media archived with "
                  "exactly their original files' sizes and checksums.")
@@ -321,6 +291,20 @@ class Demo:
             "compare with the source",
             "archive = the originals at GoPro (sizes, CRC32s)",
             f"{source[0]}/{source[1]}", "-", source[0] == source[1],
+        ))
+
+    def read_back(self, rows: list[MediaRow]) -> None:
+        """``verify --read-data``: every object read back by the stack's verify function."""
+        assert self.ctx is not None
+        results, tally = read_all(self.ctx, jobs_of(rows), parallel=4)
+        for line in summary_lines(results, tally):
+            self.say(line)
+        good = sum(1 for r in results if r["state"] == OK)
+        self.steps.append(Step(
+            "read back (verify --read-data)",
+            "every object read again, CRC32 and GoPro's checksum recomputed",
+            f"{good}/{len(results)}", human_bytes(tally.bytes_read),
+            bool(results) and good == len(results),
         ))
 
     def compare_with_source(self) -> tuple[int, int]:
@@ -431,8 +415,8 @@ def run(args: argparse.Namespace, ctx: Context | None = None) -> int:
     started = time.monotonic()
     log_dir = Path(tempfile.mkdtemp(prefix="cloudsync-demo-"))
     log_path = log_dir / "demo.log"
-    with _demo_environment(), QuietOutput(log_path) as screen:
-        demo = Demo(screen.out, screen.err, log_path)
+    with _demo_environment(), quiet_output(log_path) as screen:
+        demo = Demo(screen.out, screen.err, log_path, as_json=bool(args.json))
         demo.say("cloudsync demo: a GoPro library archived into S3, all on this machine.")
         failure: str | None = None
         try:
@@ -453,4 +437,7 @@ def run(args: argparse.Namespace, ctx: Context | None = None) -> int:
             demo.stop()
         ok = demo.summary(failure)
         demo.say(f"(took {time.monotonic() - started:.0f} s)")
+        if demo.as_json:
+            screen.out.write(to_json(demo.document(ok, failure, time.monotonic() - started))
+                             + "\n")
     return EXIT_OK if ok else EXIT_FAILED

@@ -19,14 +19,14 @@ from typing import Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cloudsync_core.credentials import Authenticator, GoProTokenClient
+from cloudsync_core.credentials import Authenticator
 from cloudsync_core.errors import (
     AuthError,
     CloudSyncError,
     CredentialsMissingError,
     ReauthenticationRequiredError,
 )
-from cloudsync_core.providers import create_provider
+from cloudsync_core.providers import create_provider, token_client
 from cloudsync_core.tracker import FAILED
 
 from ..context import Context
@@ -96,7 +96,7 @@ def check_credentials(ctx: Context, args: argparse.Namespace) -> Check:
                       "--refresh-token R, or --cookie-token T --user-id U): see docs/DEPLOY.md")
     settings = gopro_settings(ctx, args.gopro_api_url)
     try:
-        auth = Authenticator(store, GoProTokenClient(settings))
+        auth = Authenticator(store, token_client(stored.provider, settings))
         grant = auth.ensure_fresh(min_valid_seconds=300)
         create_provider(stored.provider, settings=settings, grant=grant).account()
     except (ReauthenticationRequiredError, AuthError) as e:

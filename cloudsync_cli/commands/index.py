@@ -24,12 +24,11 @@ PARALLEL = 4
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "index", help="index archived media (GPS, time, camera) for `cloudsync find`",
-        description="Read each archived medium's telemetry (GoPro's gpmf sidecar, else ranged "
-        "reads of the archived original; EXIF for photos) into _meta/telemetry.json and its "
-        "tracker row. Default: the archived media not indexed yet.",
-    )
+    what = ("Read each archived medium's telemetry (GoPro's gpmf sidecar, else ranged reads of "
+            "the archived original; EXIF for photos) into _meta/telemetry.json and its tracker "
+            "row. Default: the archived media not indexed yet.")
+    p = sub.add_parser("index", description=what,
+                       help="index archived media (GPS, time, camera) for `cloudsync find`")
     p.add_argument("media_ids", nargs="*", metavar="MEDIA_ID", help="only these media")
     p.add_argument("--rebuild", action="store_true", help="every archived medium again")
     p.add_argument("--parallel", type=int, default=PARALLEL, metavar="N",

@@ -6,9 +6,9 @@ import argparse
 from collections import Counter
 from typing import Any
 
-from cloudsync_core.credentials import Authenticator, GoProTokenClient
+from cloudsync_core.credentials import Authenticator
 from cloudsync_core.models import ListFilters, MediaItem
-from cloudsync_core.providers import create_provider
+from cloudsync_core.providers import create_provider, token_client
 from cloudsync_core.tracker import MediaRow
 
 from ..context import Context
@@ -16,6 +16,8 @@ from ..errors import EXIT_OK
 from ..output import STATUS_WORDS, human_bytes, plural, table, to_json
 from .gopro import gopro_settings, secret_store
 from .resync import pick_provider
+from .sync_plan import left_out as sync_plan_left_out
+from .sync_plan import stack_selection_of
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,7 +38,7 @@ def list_remote(ctx: Context, provider: str, api_url: str | None) -> tuple[
     list[MediaItem], dict[str, Any], int
 ]:
     settings = gopro_settings(ctx, api_url)
-    auth = Authenticator(secret_store(ctx), GoProTokenClient(settings))
+    auth = Authenticator(secret_store(ctx), token_client(provider, settings))
     grant = auth.ensure_fresh(min_valid_seconds=300)
     source = create_provider(provider, settings=settings, grant=grant)
     items = list(source.list_media(ListFilters(media_types=settings.media_types)))
@@ -49,11 +51,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     rows: dict[str, MediaRow] = ctx.tracker.get_many(provider, (i.media_id for i in items))
     states = {i.media_id: STATUS_WORDS.get(rows[i.media_id].status if i.media_id in rows else "",
                                           "other") for i in items}
+    selection = stack_selection_of(ctx)  # what the stack's selection leaves out, and why
+    left_out = sync_plan_left_out(selection, items, rows)
+    states.update({media_id: f"left out: {why}" for media_id, why in left_out.items()})
     counts = Counter(states.values())
     if args.json:
         ctx.print(to_json({
             "provider": provider, "credentials": login, "media": len(items),
             "skipped_entries": skipped, "counts": dict(counts),
+            "selection": selection.as_config(),
             "items": [{"media_id": i.media_id, "filename": i.filename, "type": i.media_type,
                        "captured_at": i.captured_at, "size": i.file_size,
                        "state": states[i.media_id]} for i in items],
@@ -80,6 +86,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     ctx.print(f"{len(items)} media at {provider}: {summary or 'none'}."
               + (f" {plural(skipped, 'unusable listing entry', 'unusable listing entries')} "
                  "skipped." if skipped else ""))
+    if left_out:
+        ctx.print(f"The stack's selection ({selection.describe()}) leaves {len(left_out)} out; "
+                  "widen it (stack config `selection`) and the next sync picks them up.")
     if counts.get("new"):
         ctx.print("`cloudsync sync --wait` archives the new ones now.")
     return EXIT_OK

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from typing import Final
 
 from ..context import Context
+
+GLOBAL_OPTIONS: Final = False  # `local up` is the stack: nothing to find, nowhere to talk to
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,8 +1,11 @@
 """``cloudsync login``: store GoPro credentials in the stack's secret (never printing them).
 
-A login also lifts the stack's pause (an account problem stopped the run): the next run, or
-``cloudsync sync`` now, resumes where it stopped. ``--remember`` keeps the password, only in the
-secret, so that a refresh token GoPro blacklists is renewed by logging in again, unattended.
+Credentials are proved with one cheap authenticated GoPro call before anything is stored: a
+refused credential leaves what was stored untouched (``--no-check`` stores without asking GoPro,
+for offline use). A login also lifts the stack's pause (an account problem stopped the run):
+the next run, or ``cloudsync sync`` now, resumes where it stopped. ``--remember`` keeps the
+password, only in the secret, so that a refresh token GoPro blacklists is renewed by logging in
+again, unattended.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ import time
 from dataclasses import replace
 from typing import TextIO
 
-from cloudsync_core.credentials import GoProTokenClient, StoredCredentials, jwt_expiry
+from cloudsync_core.credentials import Authenticator, StoredCredentials, jwt_expiry
+from cloudsync_core.errors import CloudSyncError, TransientError
+from cloudsync_core.providers import DEFAULT_PROVIDER, create_provider, token_client
 
 from ..context import Context
 from ..errors import EXIT_OK, EXIT_USAGE, CliError
+from ..output import to_json
 from .gopro import gopro_settings, secret_store
 
 
@@ -45,6 +51,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="the GoPro web app's OAuth client secret, kept in the secret for token "
                    "renewal ('-' reads it from stdin)")
     p.add_argument("--gopro-api-url", default=None, help="the GoPro API (default: the stack's)")
+    p.add_argument("--no-check", action="store_true",
+                   help="store without proving the credentials with GoPro first (offline)")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.set_defaults(func=run)
 
 
@@ -75,7 +84,7 @@ def credentials_from_args(
         if expires is None and args.expires_in:
             expires = now + args.expires_in
         return StoredCredentials(
-            provider="gopro", mode="oauth", access_token=access, refresh_token=refresh,
+            provider=DEFAULT_PROVIDER, mode="oauth", access_token=access, refresh_token=refresh,
             user_id=args.user_id, expires_at=expires, updated_at=now,
             client_secret=client_secret,
         )
@@ -84,7 +93,7 @@ def credentials_from_args(
             raise CliError("--cookie-token needs --user-id (the gp_user_id cookie)",
                            exit_code=EXIT_USAGE)
         return StoredCredentials(
-            provider="gopro", mode="cookie", access_token=cookie, user_id=args.user_id,
+            provider=DEFAULT_PROVIDER, mode="cookie", access_token=cookie, user_id=args.user_id,
             expires_at=jwt_expiry(cookie), updated_at=now,
         )
     if not args.password_stdin:
@@ -93,7 +102,7 @@ def credentials_from_args(
     password = stdin.readline().rstrip("\n")
     if not password:
         raise CliError("no password on stdin", exit_code=EXIT_USAGE)
-    client = GoProTokenClient(gopro_settings(ctx, args.gopro_api_url))
+    client = token_client(DEFAULT_PROVIDER, gopro_settings(ctx, args.gopro_api_url))
     return replace(client.password_login(args.username, password, client_secret),
                    client_secret=client_secret,
                    username=args.username if args.remember else None,
@@ -119,14 +128,59 @@ def store(ctx: Context, creds: StoredCredentials) -> None:
     secret_store(ctx).save(creds, create_missing=True)
 
 
+class HeldCredentials:
+    """Credentials held in memory while they are proved (renewals land here, not stored)."""
+
+    def __init__(self, creds: StoredCredentials) -> None:
+        self.creds = creds
+
+    def load(self) -> StoredCredentials:
+        return self.creds
+
+    def save(self, credentials: StoredCredentials) -> None:
+        self.creds = credentials
+
+
+def prove(ctx: Context, creds: StoredCredentials, api_url: str | None) -> StoredCredentials:
+    """One authenticated GoPro call with ``creds`` (renewed first when they need it); the
+    credentials to store (renewed ones included). Refused or unreachable: ``CliError``."""
+    settings = gopro_settings(ctx, api_url)
+    held = HeldCredentials(creds)
+    try:
+        grant = Authenticator(held, token_client(DEFAULT_PROVIDER, settings)).ensure_fresh(60)
+        create_provider(DEFAULT_PROVIDER, settings=settings, grant=grant).account()
+    except TransientError as e:
+        raise CliError(f"could not check the credentials with GoPro ({type(e).__name__}: "
+                       f"{_line(e)}); nothing was stored. Try again, or store them unchecked "
+                       "with --no-check") from e
+    except CloudSyncError as e:
+        raise CliError(f"GoPro refused these credentials ({type(e).__name__}: {_line(e)}); "
+                       "nothing was stored, what was stored before is untouched") from e
+    return held.creds
+
+
+def _line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:300]
+
+
 def run(args: argparse.Namespace, ctx: Context, stdin: TextIO | None = None) -> int:
     creds = credentials_from_args(args, ctx, stdin or sys.stdin, time.time())
+    if not args.no_check:
+        creds = prove(ctx, creds, args.gopro_api_url)
     store(ctx, creds)
-    ctx.print(f"Stored GoPro credentials ({describe(creds)}) in secret "
-              f"{ctx.outputs.secret_id} of stack {ctx.outputs.stack}.")
     lifted = ctx.tracker.clear_pause()
+    if args.json:
+        ctx.print(to_json({"stored": True, "checked": not args.no_check,
+                           "secret_id": ctx.outputs.secret_id, "stack": ctx.outputs.stack,
+                           "credentials": describe(creds),
+                           "lifted_pause": lifted.as_dict() if lifted else None}))
+        return EXIT_OK
+    checked = "unchecked (--no-check)" if args.no_check else "checked with GoPro"
+    ctx.print(f"Stored GoPro credentials ({describe(creds)}; {checked}) in secret "
+              f"{ctx.outputs.secret_id} of stack {ctx.outputs.stack}.")
     if lifted is not None:
         ctx.print(f"Lifted the pause of {lifted.since} ({lifted.error_type}): the next run, or "
                   "`cloudsync sync` now, resumes where it stopped.")
-    ctx.print("Check them with `cloudsync library`.")
+    if args.no_check:
+        ctx.print("Check them with `cloudsync library`.")
     return EXIT_OK

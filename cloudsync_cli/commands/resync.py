@@ -105,11 +105,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             if missed:
                 ctx.note(f"could not re-queue (they kept changing): {', '.join(missed)}")
             if not args.wait:
-                ctx.print("Follow it with `cloudsync status`, or use --wait next time.")
+                ctx.print(f"Watch it with `cloudsync watch {run_id}`, or use --wait next time.")
     if args.wait:
         code = wait_and_report(
             ctx, run_id, len(queued), as_json=args.json, timeout_s=args.timeout,
-            extra={"queued": queued, "not_queued": missed},
+            extra={"queued": queued, "not_queued": missed}, every_s=args.every,
         )
         return EXIT_FAILED if missed else code
     return EXIT_FAILED if missed else EXIT_OK

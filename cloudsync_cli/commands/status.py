@@ -11,11 +11,13 @@ from botocore.exceptions import ClientError
 
 from cloudsync_core.sync.listing import EXECUTION_LIFE_S, SWEEP_MARGIN_S
 from cloudsync_core.tracker import FAILED, IN_PROGRESS, SKIPPED, STATUSES, MediaRow
+from cloudsync_local.published import health_parameter_name
 
 from ..context import Context
-from ..errors import EXIT_OK
+from ..errors import EXIT_FAILED, EXIT_OK
 from ..output import STATUS_WORDS, human_bytes, table, to_json
-from ..runs import failures_table, run_dict
+from ..runs import failures_table, readable_time, run_dict
+from . import sync_plan
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     f = sub.add_parser(
         "failures", help="media that failed, with their errors",
-        description="Every FAILED medium: its error type and message, how often it failed.",
+        description="Every FAILED medium: its error type, how often it failed, and its whole "
+        "cause beneath it. Exit code 1 when any medium failed.",
     )
     f.add_argument("--json", action="store_true", help="print as JSON")
     f.set_defaults(func=run_failures)
@@ -58,6 +61,7 @@ def status_document(ctx: Context, runs: int) -> dict[str, Any]:
         "timed_out_unswept": timed_out_unswept(ctx),
         "local_cloud": local_health(ctx),
         "slot_holders": holders,
+        "listing": sync_plan.listing_document(ctx),  # when the last full listing ran
         "recent_runs": [run_dict(r) for r in recent],
     }
 
@@ -66,7 +70,7 @@ def local_health(ctx: Context) -> dict[str, Any] | None:
     """What a local cloud said went wrong inside it (its stream mapping stalled); None on AWS."""
     try:
         answer = ctx.aws.client("ssm").get_parameter(
-            Name=f"/cloudsync/{ctx.outputs.stack}/local-health")
+            Name=health_parameter_name(ctx.outputs.stack))
     except ClientError:
         return None
     health: dict[str, Any] = json.loads(answer["Parameter"]["Value"])
@@ -83,6 +87,13 @@ def timed_out_unswept(ctx: Context, now: float | None = None) -> list[str]:
         for row in ctx.tracker.by_status(provider, IN_PROGRESS)
         if row.lease_expired(EXECUTION_LIFE_S + SWEEP_MARGIN_S, moment)
     ]
+
+
+def slot_text(held: str) -> str:
+    """A slot holder's '<start time>|<execution name>' as words."""
+    since, _, execution = held.partition("|")
+    text = f"since {readable_time(since) or '?'}"
+    return f"{text}, execution {execution}" if execution else text
 
 
 def run_status(args: argparse.Namespace, ctx: Context) -> int:
@@ -107,8 +118,10 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
     ctx.print()
     holders = doc["slot_holders"]
     ctx.print(f"Transfers running (slots in use): {len(holders)}")
-    for holder, since in sorted(holders.items()):
-        ctx.print(f"  {holder} since {since}")
+    for holder, held in sorted(holders.items()):
+        ctx.print(f"  {holder}: {slot_text(held)}")
+    for line in sync_plan.listing_lines(doc["listing"]):
+        ctx.print(line)
     if doc["local_cloud"]:
         health = doc["local_cloud"]
         ctx.print(f"Local cloud: its stream mapping stalled {health['stream_stalls']} time(s), "
@@ -118,29 +131,25 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print(f"Timed out (their executions hit the time limit; the next run re-queues "
                   f"them, or run `cloudsync sync` now): {', '.join(doc['timed_out_unswept'])}")
     ctx.print()
-    recent = doc["recent_runs"]
-    if not recent:
-        ctx.print("No runs yet: start one with `cloudsync sync --wait`.")
-        return EXIT_OK
-    ctx.print("Recent runs:")
-    ctx.print(
-        table(
-            ["run", "trigger", "started", "queued", "archived", "failed", "deleted", "skipped",
-             "bytes",
-             "state"],
-            [
-                (r["run_id"], r["trigger"], r["started_at"], r["queued"], r["completed"],
-                 r["failed"], r["deleted"], r.get("skipped_media", 0), human_bytes(r["bytes"]),
-                 "done" if r["done"] else "running")
-                for r in recent
-            ],
-            right=[3, 4, 5, 6, 7, 8],
-        )
-    )
-    for r in recent:
-        if r.get("timed_out"):
-            ctx.print(f"Run {r['run_id']}: {r['timed_out']} execution(s) timed out (swept later)")
+    for line in runs_lines(doc["recent_runs"]):
+        ctx.print(line)
     return EXIT_OK
+
+
+def runs_lines(recent: list[dict[str, Any]]) -> list[str]:
+    """The recent runs as a table (readable start times), and which ones timed out."""
+    if not recent:
+        return ["No runs yet: start one with `cloudsync sync --wait`."]
+    lines = ["Recent runs:", table(
+        ["run", "trigger", "started", "queued", "archived", "failed", "deleted", "skipped",
+         "bytes", "state"],
+        [(r["run_id"], r["trigger"], readable_time(r["started_at"], ago=False), r["queued"],
+          r["completed"], r["failed"], r["deleted"], r.get("skipped_media", 0),
+          human_bytes(r["bytes"]), "done" if r["done"] else "running") for r in recent],
+        right=[3, 4, 5, 6, 7, 8],
+    )]
+    return lines + [f"Run {r['run_id']}: {r['timed_out']} execution(s) timed out (swept later)"
+                    for r in recent if r.get("timed_out")]
 
 
 def failed_rows(ctx: Context) -> list[MediaRow]:
@@ -164,7 +173,7 @@ def run_failures(args: argparse.Namespace, ctx: Context) -> int:
                 ]
             )
         )
-        return EXIT_OK
+        return EXIT_FAILED if rows else EXIT_OK
     skipped = [r for provider in ctx.providers for r in ctx.tracker.by_status(provider, SKIPPED)]
     if skipped:  # not failures: what was left out on purpose, and why
         ctx.print(f"{len(skipped)} skipped (not media to archive):")
@@ -177,7 +186,7 @@ def run_failures(args: argparse.Namespace, ctx: Context) -> int:
     ctx.print(failures_table(rows))
     ctx.print()
     ctx.print(
-        f"{len(rows)} failed. The next run retries those under the retry budget; "
+        f"{len(rows)} failed. The next run retries those under the retry budget;\n"
         "`cloudsync resync MEDIA_ID` retries one now."
     )
-    return EXIT_OK
+    return EXIT_FAILED

@@ -11,6 +11,7 @@ transferred right now): the tracker is not trusted to know the archive.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -19,11 +20,16 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from cloudsync_core.keys import archive_prefix
+from cloudsync_core.readback import OK
 from cloudsync_core.tracker import COMPLETED, IN_PROGRESS, PENDING, QUEUED, STATUSES, MediaRow
 
 from ..context import Context
-from ..errors import EXIT_FAILED, EXIT_OK
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
 from ..output import human_bytes, table, to_json
+from .library import list_remote
+from .resync import pick_provider
+from .verify_read import jobs_of, read_all, summary_lines
+from .verify_source import CHANGED, EXTRA_HERE, MISSING_HERE, compare
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -151,15 +157,33 @@ def unrecorded_objects(ctx: Context, rows: list[MediaRow]) -> list[MediumCheck]:
     return list(found.values())
 
 
+OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--read-data", {"action": "store_true", "help": "read every object back inside AWS and "
+                     "recompute its CRC32 and GoPro's checksum (objects in Glacier classes are "
+                     "reported as needing a restore)"}),
+    ("--source", {"action": "store_true", "help": "compare the archive with the GoPro library "
+                  "as it is now: missing, extra, changed (like rclone check)"}),
+    ("--parallel", {"type": int, "default": 4, "metavar": "N",
+                    "help": "--read-data: invocations of the verify function at once (default 4)"}),
+    ("--all", {"action": "store_true", "help": "list every medium, not only problems"}),
+    ("--provider", {"default": None, "help": "--source: the provider (default: the only one)"}),
+    ("--gopro-api-url", {"default": None, "help": "--source: the GoPro API (default: the "
+                         "stack's)"}),
+    ("--json", {"action": "store_true", "help": "print as JSON"}),
+)
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "verify", help="check every archived object in S3 (present, size, checksum)",
+    parser = sub.add_parser(
+        "verify", help="check the archive: every object in S3, read back, or against GoPro",
         description="Check every archived medium's objects against S3: the recorded version is "
-        "there, with the recorded size and CRC32. Exits 1 on any mismatch or missing object.",
+        "there, with the recorded size and CRC32 (--read-data: read back and recomputed). "
+        "--source compares the archive with the GoPro library instead. Exits 1 on any "
+        "mismatch, missing object, object not read or difference.",
     )
-    p.add_argument("--json", action="store_true", help="print as JSON")
-    p.add_argument("--all", action="store_true", help="list every medium, not only problems")
-    p.set_defaults(func=run)
+    for flag, options in OPTIONS:
+        parser.add_argument(flag, **options)
+    parser.set_defaults(func=run)
 
 
 def origin_verdicts(rows: Iterable[MediaRow]) -> dict[str, int]:
@@ -181,6 +205,84 @@ def _origin_line(counts: dict[str, int]) -> str:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.read_data and args.source:
+        raise CliError("--read-data and --source check different things: run one, then the other",
+                       exit_code=EXIT_USAGE)
+    if args.parallel < 1:
+        raise CliError("--parallel must be at least 1", exit_code=EXIT_USAGE)
+    if args.source:
+        return run_source(args, ctx)
+    if args.read_data:
+        return run_read(args, ctx)
+    return run_head(args, ctx)
+
+
+def run_read(args: argparse.Namespace, ctx: Context) -> int:
+    """--read-data: the stack's verify function reads every recorded object back."""
+    rows = all_rows(ctx)
+    archived = archived_rows(rows)
+    results, tally = read_all(ctx, jobs_of(archived), args.parallel, args.json)
+    stray = unrecorded_objects(ctx, rows) + verify_rows(ctx, [r for r in archived
+                                                             if not r.objects])
+    bad = [r for r in results if r["state"] != OK]
+    ok = not bad and not stray
+    if args.json:
+        ctx.print(to_json({
+            "ok": ok, "objects": tally.objects, "bytes_read": tally.bytes_read,
+            "seconds": round(tally.seconds, 3),
+            "states": dict(Counter(r["state"] for r in results)),
+            "results": results if args.all else bad,
+            "unrecorded": [{**asdict(c), "ok": c.ok} for c in stray],
+        }))
+        return EXIT_OK if ok else EXIT_FAILED
+    shown = results if args.all else bad
+    if shown or stray:
+        ctx.print(table(
+            ["media id", "object", "state", "detail"],
+            [(r["media_id"], r["key"].rsplit("/", 1)[-1], r["state"], r.get("problem") or
+              f"CRC32 {r.get('crc32')}, GoPro's checksum {r.get('origin')}") for r in shown]
+            + [(c.media_id, "-", "problem", "; ".join(c.problems)) for c in stray],
+        ))
+        ctx.print()
+    for line in summary_lines(results, tally):
+        ctx.print(line)
+    if not ok:
+        ctx.print(f"Verification FAILED: {len(bad) + len(stray)} problems. `cloudsync resync "
+                  "MEDIA_ID` archives a medium again; `cloudsync versions MEDIA_ID` lists its "
+                  "versions.")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def run_source(args: argparse.Namespace, ctx: Context) -> int:
+    """--source: the archive against the GoPro library as listed now."""
+    provider = pick_provider(ctx, args.provider)
+    items, _, _ = list_remote(ctx, provider, args.gopro_api_url)
+    rows = [r for r in all_rows(ctx) if r.provider == provider]
+    check = compare(items, rows)
+    kinds = (MISSING_HERE, EXTRA_HERE, CHANGED)
+    if args.json:
+        ctx.print(to_json({
+            "ok": not check.differences, "provider": provider, "listed": check.listed,
+            "archived": check.archived, "same": check.same, "skipped": check.skipped,
+            **{kind: check.count(kind) for kind in kinds},
+            "differences": [asdict(d) for d in check.differences],
+        }))
+        return EXIT_FAILED if check.differences else EXIT_OK
+    if check.differences:
+        ctx.print(table(["media id", "file", "difference", "detail"],
+                        [(d.media_id, d.filename, d.kind, d.detail) for d in check.differences]))
+        ctx.print()
+    ctx.print(f"{provider} lists {check.listed} media, the archive holds {check.archived}: "
+              f"{check.same} the same, {check.count(MISSING_HERE)} missing here, "
+              f"{check.count(EXTRA_HERE)} only here, {check.count(CHANGED)} changed at the "
+              f"source" + (f"; {check.skipped} not media to archive." if check.skipped else "."))
+    if check.count(MISSING_HERE) or check.count(CHANGED):
+        ctx.print("`cloudsync sync --wait` archives what is missing or changed.")
+    return EXIT_FAILED if check.differences else EXIT_OK
+
+
+def run_head(args: argparse.Namespace, ctx: Context) -> int:
+    """The default: HeadObject of every recorded version (S3's stored size and CRC32)."""
     rows = all_rows(ctx)
     origin = origin_verdicts(archived_rows(rows))
     checks = verify_rows(ctx, archived_rows(rows)) + unrecorded_objects(ctx, rows)

@@ -5,15 +5,16 @@ for a workflow payload or a log line. ``Authenticator.status()`` is what the aut
 returns (facts, no secrets); the lister and the transfer functions call ``ensure_fresh()``
 themselves and hand the ``AccessGrant`` to their provider.
 
-Two modes (gopro-api.md):
-- ``oauth``: a bearer access token plus a refresh token; renewed at ``/v1/oauth2/token``. GoPro
-  blacklists refresh tokens now and then; when the operator chose to remember the password
-  (``cloudsync login --username U --password-stdin --remember``, kept only in the secret), a
-  refused refresh is answered by logging in again with it, unattended, as rclone does.
-- ``cookie``: the web app's ``gp_access_token`` / ``gp_user_id`` cookies, sent with a browser's
-  User-Agent and the web app's Origin/Referer; cannot be renewed, so an expired one means a person
-  must copy fresh ones (``cloudsync login --cookie-token``). When GoPro refuses the cookie, the
-  same token is tried once as a Bearer header, and whichever works is kept for the invocation.
+This module is the shared half of every provider's auth; each provider package brings the other
+half (providers/base.py): its ``TokenClient`` and its ``SecretLayout`` (GoPro's:
+providers/gopro/auth.py). Two modes of login:
+- ``oauth``: a bearer access token plus a refresh token, renewed by the provider's token client.
+  Providers blacklist refresh tokens now and then; when the operator chose to remember the
+  password (``cloudsync login ... --remember``, kept only in the secret), a refused refresh is
+  answered by logging in again with it, unattended, as rclone does.
+- ``cookie``: a browser session's token, which cannot be renewed, so an expired one means a person
+  must copy a fresh one. The layout says how it travels; when the source refuses it, the same
+  token is tried once as a Bearer header, and whichever works is kept for the invocation.
 """
 
 from __future__ import annotations
@@ -22,15 +23,13 @@ import base64
 import binascii
 import json
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
-import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import ACCESS_CODES, error_code, is_transient, translate
@@ -39,10 +38,7 @@ from .errors import (
     ConfigurationError,
     CredentialsMissingError,
     ReauthenticationRequiredError,
-    SourceRequestError,
 )
-from .http import HttpRetryPolicy, new_session, request_with_retries
-from .settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -54,28 +50,8 @@ Channel = Literal["cookie", "bearer"]
 MODES: Final[tuple[Mode, ...]] = ("oauth", "cookie")
 
 LOGIN_HINT: Final = "run `cloudsync login` to store GoPro credentials"
-OAUTH_RELOGIN_HINT: Final = (
-    "log in again: cloudsync login --username ... --password-stdin --remember (the password "
-    "is kept only in the stack's secret, so a revoked token renews itself), or cloudsync login "
-    "--access-token ... --refresh-token ..."
-)
-COOKIE_RELOGIN_HINT: Final = (
-    "copy gp_access_token and gp_user_id from the GoPro web app's cookies and run: "
-    "cloudsync login --cookie-token ... --user-id ..."
-)
-# The scope the web app asks for (dustin/gopro-plus).
-GOPRO_SCOPE: Final = "root root:channels public me upload media_library_beta live"
-TOKEN_PATH: Final = "/v1/oauth2/token"  # noqa: S105 - a path, not a secret
-# Cookie mode looks like the web app, as every working cookie client does (gopro-api.md).
-BROWSER_USER_AGENT: Final = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-WEB_APP_ORIGIN: Final = "https://gopro.com"
-WEB_APP_REFERER: Final = "https://gopro.com/"
-# OAuth error codes that mean "this refresh token is dead", not "this client is unknown".
-_CLIENT_CODES: Final = frozenset({"invalid_client", "unauthorized_client"})
-_SAFE_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# Secrets written before the provider was recorded in them are GoPro's (the first provider).
+LEGACY_PROVIDER: Final = "gopro"
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -164,7 +140,7 @@ class StoredCredentials:
             mode = "oauth" if refresh else "cookie"
         if mode not in MODES:
             raise bad("mode is neither 'oauth' nor 'cookie'")
-        provider = data.get("provider") or "gopro"
+        provider = data.get("provider") or LEGACY_PROVIDER
         if not isinstance(provider, str):
             raise bad("provider is not a string")
         client_secret = data.get("client_secret")
@@ -296,6 +272,53 @@ class CredentialStore(Protocol):
     def save(self, credentials: StoredCredentials) -> None: ...
 
 
+# --- the secret layout: the provider's half of the login -------------------------------------
+
+
+Fields = MutableMapping[str, str]  # a request's headers or cookies
+
+
+class Presenter(Protocol):
+    """Puts one login into a request the way its provider wants it, over ``channel``."""
+
+    def __call__(
+        self, creds: StoredCredentials, channel: Channel, headers: Fields, cookies: Fields, /
+    ) -> None: ...
+
+
+def present_bearer(creds: StoredCredentials, channel: Channel, headers: Fields, _: Fields) -> None:
+    """``Authorization: Bearer``, whatever the mode: the layout of most token APIs."""
+    headers["Authorization"] = f"Bearer {creds.access_token}"
+
+
+@dataclass(frozen=True)
+class SecretLayout:
+    """One provider's login as the secret keeps it and as people are told about it."""
+
+    provider: str  # the StoredCredentials.provider its logins carry ("" accepts any)
+    display_name: str  # "GoPro", in every message about the login
+    modes: tuple[Mode, ...] = ("oauth",)  # the login modes it accepts
+    login_hint: str = LOGIN_HINT  # nobody logged in
+    relogin_hints: Mapping[str, str] = field(default_factory=dict)  # by mode: log in again
+    present: Presenter = present_bearer  # how a grant travels in its requests
+    renewable: frozenset[Mode] = frozenset({"oauth"})  # what its token client (and rotation) renew
+    # The pause alert's "what to do": when the login is refused, when the account is refused.
+    login_steps: str = "Log in again with `cloudsync login`."
+    refused_steps: str = ""
+    secret_name: str = ""  # the local cloud's secret: cloudsync/{stack}/{secret_name}
+
+    def relogin_hint(self, mode: Mode) -> str:
+        return self.relogin_hints.get(mode) or f"log in again: cloudsync login ({mode})"
+
+    def relogin_message(self, creds: StoredCredentials, why: str = "") -> str:
+        prefix = f"the {creds.provider} credentials cannot be renewed"
+        return f"{prefix}{f' ({why})' if why else ''}: {self.relogin_hint(creds.mode)}"
+
+
+# A grant built without its provider's layout (bench, tests): Bearer, generic hints.
+ANY_PROVIDER: Final = SecretLayout(provider="", display_name="the source", modes=MODES)
+
+
 # --- the grant providers use ----------------------------------------------------------------
 
 
@@ -309,9 +332,15 @@ class AccessGrant:
     others reuse its result (pass the generation ``apply`` returned to ``renew``).
     """
 
-    def __init__(self, credentials: StoredCredentials, renewer: Renewer | None = None) -> None:
+    def __init__(
+        self,
+        credentials: StoredCredentials,
+        renewer: Renewer | None = None,
+        layout: SecretLayout = ANY_PROVIDER,
+    ) -> None:
         self._credentials = credentials
         self._renewer = renewer
+        self._layout = layout
         self._lock = threading.Lock()
         self._generation = 0
         self._held: list[str] = []
@@ -364,27 +393,12 @@ class AccessGrant:
             return "bearer" if self._credentials.mode == "oauth" else self._channel
 
     def apply(self, headers: MutableMapping[str, str], cookies: MutableMapping[str, str]) -> int:
-        """Put the credentials where the mode wants them; returns the generation applied.
-
-        oauth: ``Authorization: Bearer``. cookie: the ``gp_access_token`` / ``gp_user_id``
-        cookies (or, once the cookie was refused, the token as a Bearer header), with the web
-        app's User-Agent, Origin and Referer.
-        """
+        """Put the credentials where the provider's layout wants them (over the current
+        channel); returns the generation applied."""
         with self._lock:
-            creds, generation, channel = self._credentials, self._generation, self._channel
-        if creds.mode == "oauth":
-            headers["Authorization"] = f"Bearer {creds.access_token}"
-            return generation
-        headers.update(
-            {"User-Agent": BROWSER_USER_AGENT, "Origin": WEB_APP_ORIGIN, "Referer": WEB_APP_REFERER}
-        )
-        if channel == "bearer":
-            headers["Authorization"] = f"Bearer {creds.access_token}"
-            return generation
-        headers.pop("Authorization", None)
-        cookies["gp_access_token"] = creds.access_token
-        if creds.user_id:
-            cookies["gp_user_id"] = creds.user_id
+            creds, generation = self._credentials, self._generation
+            channel: Channel = "bearer" if creds.mode == "oauth" else self._channel
+        self._layout.present(creds, channel, headers, cookies)
         return generation
 
     def refused(self, channel: Channel) -> bool:
@@ -408,7 +422,8 @@ class AccessGrant:
             if channel == self._channel and not self._proven:
                 self._proven = True
                 if self._credentials.mode == "cookie":
-                    log.info("GoPro accepts the browser token as %s", channel)
+                    log.info("%s accepts the browser token as %s", self._layout.display_name,
+                             channel)
 
     def renew(self, seen_generation: int | None = None) -> None:
         """Get new credentials after a 401. One renewal at a time; if another thread already
@@ -418,19 +433,15 @@ class AccessGrant:
             if seen_generation is not None and seen_generation != self._generation:
                 return
             if self._renewer is None:
-                raise ReauthenticationRequiredError(_relogin_message(self._credentials))
+                raise ReauthenticationRequiredError(
+                    self._layout.relogin_message(self._credentials)
+                )
             self._credentials = self._renewer(self._credentials)
             self._remember(self._credentials)
             self._generation += 1
 
     def status(self, now: float | None = None) -> dict[str, Any]:
         return _status(self._credentials, time.time() if now is None else now)
-
-
-def _relogin_message(creds: StoredCredentials, why: str = "") -> str:
-    hint = OAUTH_RELOGIN_HINT if creds.mode == "oauth" else COOKIE_RELOGIN_HINT
-    prefix = f"the {creds.provider} credentials cannot be renewed"
-    return f"{prefix}{f' ({why})' if why else ''}: {hint}"
 
 
 def _expiry(creds: StoredCredentials) -> float | None:
@@ -453,149 +464,20 @@ def _status(creds: StoredCredentials, now: float) -> dict[str, Any]:
     }
 
 
-# --- token endpoint -------------------------------------------------------------------------
+# --- the provider's token client ---------------------------------------------------------
 
 
 class TokenClient(Protocol):
+    """A provider's token endpoint (providers/base.py: ``ProviderSpec.token_client``)."""
+
+    @property
+    def layout(self) -> SecretLayout: ...
+
     def refresh(self, credentials: StoredCredentials) -> StoredCredentials: ...
 
     def password_login(
         self, username: str, password: str, client_secret: str | None = None
     ) -> StoredCredentials: ...
-
-
-class GoProTokenClient:
-    """``POST /v1/oauth2/token``: refresh (the Lambdas) and password login (the CLI).
-
-    Form-encoded like the public clients (dustin/gopro-plus), with the web app's client id and
-    secret from the settings.
-    """
-
-    provider: Final = "gopro"
-
-    def __init__(
-        self,
-        settings: Settings,
-        session: requests.Session | None = None,
-        *,
-        retry: HttpRetryPolicy | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._settings = settings
-        self._session = session or new_session(2)
-        # short: the authenticate function has 30 s in all
-        self._retry = retry or HttpRetryPolicy(attempts=3, cap=4.0, max_retry_after=10.0)
-        self._clock = clock
-        self._url = settings.gopro_api_url.rstrip("/") + TOKEN_PATH
-
-    def _post(
-        self, form: dict[str, str], what: str, client_secret: str | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        if self._settings.gopro_client_id:
-            form["client_id"] = self._settings.gopro_client_id
-        secret = self._settings.gopro_client_secret or client_secret
-        if secret:
-            form["client_secret"] = secret
-        response = request_with_retries(
-            self._session,
-            "POST",
-            self._url,
-            policy=self._retry,
-            what=what,
-            idempotent=False,  # a refresh may rotate the refresh token: never send it twice
-            data=form,
-            headers={"Accept": "application/json"},
-        )
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        finally:
-            response.close()
-        return response.status_code, body if isinstance(body, dict) else {}
-
-    def _refused(self, status: int, body: dict[str, Any]) -> str:
-        """Why, from the answer's OAuth error code. The client id is blamed only when GoPro
-        says the client is the problem (a blacklisted token is not a missing client id)."""
-        code = body.get("error")
-        why = f"HTTP {status}"
-        if isinstance(code, str) and _SAFE_CODE.match(code):
-            why = f"{code}, HTTP {status}"
-            if code in _CLIENT_CODES and not self._settings.gopro_client_id:
-                why += "; the stack sets no GoPro client id (config goproClientId)"
-        return why
-
-    def _answer(
-        self, body: dict[str, Any], previous: StoredCredentials | None
-    ) -> StoredCredentials:
-        token = body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise AuthError("the GoPro token endpoint answered without an access token")
-        refresh = body.get("refresh_token")
-        if not isinstance(refresh, str) or not refresh:
-            refresh = previous.refresh_token if previous else None
-        now = self._clock()
-        expires_in = body.get("expires_in")
-        expires_at: float | None = None
-        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-            expires_at = now + float(expires_in)
-        elif isinstance(expires_in, str) and expires_in.strip().isdigit():
-            expires_at = now + float(expires_in.strip())
-        owner = body.get("resource_owner_id") or body.get("user_id")
-        user_id = previous.user_id if previous and previous.user_id else None
-        if user_id is None and isinstance(owner, str | int) and not isinstance(owner, bool):
-            user_id = str(owner)
-        return StoredCredentials(
-            provider=self.provider,
-            mode="oauth",
-            access_token=token,
-            refresh_token=refresh,
-            user_id=user_id,
-            expires_at=expires_at,
-            updated_at=now,
-        )
-
-    def refresh(self, credentials: StoredCredentials) -> StoredCredentials:
-        if credentials.mode != "oauth" or not credentials.refresh_token:
-            raise ReauthenticationRequiredError(
-                _relogin_message(credentials, "no refresh token is stored")
-            )
-        status, body = self._post(
-            {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token},
-            "GoPro token refresh",
-            credentials.client_secret,
-        )
-        if status in (400, 401, 403):
-            raise ReauthenticationRequiredError(
-                f"GoPro refused to renew the access token ({self._refused(status, body)}): "
-                f"{OAUTH_RELOGIN_HINT}"
-            )
-        if status != 200:
-            raise SourceRequestError(f"GoPro token refresh answered HTTP {status}")
-        return self._answer(body, credentials)
-
-    def password_login(
-        self, username: str, password: str, client_secret: str | None = None
-    ) -> StoredCredentials:
-        """The OAuth password grant (accounts without two-factor login)."""
-        status, body = self._post(
-            {
-                "grant_type": "password",
-                "username": username,
-                "password": password,
-                "scope": GOPRO_SCOPE,
-            },
-            "GoPro login",
-            client_secret,
-        )
-        if status in (400, 401, 403):
-            raise AuthError(
-                f"GoPro refused the login ({self._refused(status, body)}); accounts with "
-                "two-factor login must use: cloudsync login --cookie-token ... --user-id ..."
-            )
-        if status != 200:
-            raise SourceRequestError(f"GoPro login answered HTTP {status}")
-        return self._answer(body, None)
 
 
 # --- the authenticator ----------------------------------------------------------------------
@@ -612,8 +494,26 @@ class Authenticator:
     ) -> None:
         self._store = store
         self._tokens = token_client
+        self._layout = token_client.layout
         self._clock = clock
         self._lock = threading.Lock()
+
+    def _load(self) -> StoredCredentials:
+        """The stored login, refused when it is another provider's (its tokens must never be
+        sent to this provider's endpoints)."""
+        creds = self._store.load()
+        expected = self._layout.provider
+        if expected and creds.provider != expected:
+            raise CredentialsMissingError(
+                f"the stored login is for {creds.provider}, not {expected}: "
+                f"{self._layout.login_hint}"
+            )
+        if creds.mode not in self._layout.modes:
+            raise CredentialsMissingError(
+                f"the stored {creds.mode} login is not one {self._layout.display_name} "
+                f"accepts: {self._layout.login_hint}"
+            )
+        return creds
 
     def ensure_fresh(self, min_valid_seconds: float = 1800) -> AccessGrant:
         """A grant valid for at least ``min_valid_seconds`` where that can be known.
@@ -622,19 +522,19 @@ class Authenticator:
         Cookie: used as long as it has not expired (a JWE's expiry is unknown: used).
         """
         with self._lock:
-            creds = self._store.load()
+            creds = self._load()
             now = self._clock()
-            if creds.mode == "oauth":
+            if creds.mode in self._layout.renewable:
                 if creds.expires_at is None or creds.expires_at - now < min_valid_seconds:
                     creds = self._refresh(creds)
             else:
                 self._check_cookie(creds, now, min_valid_seconds)
-        return AccessGrant(creds, self._renew)
+        return AccessGrant(creds, self._renew, self._layout)
 
     def status(self) -> dict[str, Any]:
         """Non-secret facts about the stored credentials: provider, mode, user_id, expires_at
         (ISO-8601 UTC or None), seconds_left (None when unknown)."""
-        return _status(self._store.load(), self._clock())
+        return _status(self._load(), self._clock())
 
     def _check_cookie(self, creds: StoredCredentials, now: float, min_valid: float) -> None:
         expires = _expiry(creds)
@@ -642,13 +542,13 @@ class Authenticator:
             return
         if expires <= now:
             raise ReauthenticationRequiredError(
-                f"the GoPro browser token expired at {_iso(expires)} and cannot be renewed: "
-                f"{COOKIE_RELOGIN_HINT}"
+                f"the {self._layout.display_name} browser token expired at {_iso(expires)} and "
+                f"cannot be renewed: {self._layout.relogin_hint(creds.mode)}"
             )
         if expires - now < min_valid:
             log.warning(
-                "the GoPro browser token expires in %d s and cannot be renewed; log in soon",
-                int(expires - now),
+                "the %s browser token expires in %d s and cannot be renewed; log in soon",
+                self._layout.display_name, int(expires - now),
             )
 
     def _refresh(self, creds: StoredCredentials) -> StoredCredentials:
@@ -658,7 +558,7 @@ class Authenticator:
                 if creds.can_relogin:
                     return self._relogin(creds, "no refresh token is stored")
                 raise ReauthenticationRequiredError(
-                    _relogin_message(
+                    self._layout.relogin_message(
                         creds, "the access token expired and no refresh token is stored"
                     )
                 )
@@ -668,7 +568,7 @@ class Authenticator:
             fresh = self._tokens.refresh(creds)
         except ReauthenticationRequiredError as refused:
             # Another invocation may have refreshed (and rotated the refresh token) meanwhile.
-            stored = self._store.load()
+            stored = self._load()
             if stored.refresh_token != creds.refresh_token or (
                 stored.access_token != creds.access_token
             ):
@@ -713,21 +613,21 @@ class Authenticator:
     def _renew(self, current: StoredCredentials) -> StoredCredentials:
         """The grant's renewer, after a 401: prefer tokens someone else stored since."""
         with self._lock:
-            stored = self._store.load()
+            stored = self._load()
             now = self._clock()
             if stored.access_token != current.access_token:
                 expires = _expiry(stored)
                 if expires is None or expires > now:
                     return stored
-            if stored.mode == "cookie":
+            name = self._layout.display_name
+            if stored.mode not in self._layout.renewable:
                 raise ReauthenticationRequiredError(
-                    "GoPro refused the browser token (401) and it cannot be renewed: "
-                    f"{COOKIE_RELOGIN_HINT}"
+                    f"{name} refused the browser token (401) and it cannot be renewed: "
+                    f"{self._layout.relogin_hint(stored.mode)}"
                 )
             if not stored.refresh_token:
+                why = f"{name} refused the access token (401)"
                 if stored.can_relogin:
-                    return self._relogin(stored, "GoPro refused the access token (401)")
-                raise ReauthenticationRequiredError(
-                    _relogin_message(stored, "GoPro refused the access token (401)")
-                )
+                    return self._relogin(stored, why)
+                raise ReauthenticationRequiredError(self._layout.relogin_message(stored, why))
             return self._refresh(stored)

@@ -40,7 +40,8 @@ The tree (transient: the same call may succeed later; permanent: it cannot):
         ├── TransferStalledError
         ├── StorageError
         ├── UnknownProviderError
-        └── TelemetryError
+        ├── TelemetryError
+        └── RehearsalWriteError
 """
 
 from __future__ import annotations
@@ -189,28 +190,31 @@ class UnknownProviderError(PermanentError):
     """No provider is registered under this name."""
 
 
+class RehearsalWriteError(PermanentError):
+    """A dry run tried to write (a bug: every lister write must be intercepted)."""
+
+
 class TelemetryError(PermanentError):
     """A medium's telemetry (GPMF track, EXIF) cannot be read: the index records why; the
     archive itself is never touched by it."""
 
 
-def account_problem_names() -> list[str]:
-    """Every account-problem class name: the failure path parks these media, never fails them."""
+def _names_under(root: type[CloudSyncError]) -> list[str]:
+    """The class names of ``root`` and every class below it, sorted."""
     names: list[str] = []
-    pending: list[type[CloudSyncError]] = [AccountProblemError]
+    pending: list[type[CloudSyncError]] = [root]
     while pending:
         cls = pending.pop()
         names.append(cls.__name__)
         pending.extend(cls.__subclasses__())
     return sorted(names)
+
+
+def account_problem_names() -> list[str]:
+    """Every account-problem class name: the failure path parks these media, never fails them."""
+    return _names_under(AccountProblemError)
 
 
 def transient_error_names() -> list[str]:
     """Every transient class name, for the workflow's Retry lists."""
-    names: list[str] = []
-    pending: list[type[CloudSyncError]] = [TransientError]
-    while pending:
-        cls = pending.pop()
-        names.append(cls.__name__)
-        pending.extend(cls.__subclasses__())
-    return sorted(names)
+    return _names_under(TransientError)

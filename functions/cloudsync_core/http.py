@@ -190,62 +190,87 @@ def request_with_retries(
     """
     kwargs.setdefault("timeout", policy.timeout)
     quiet_urllib3()
-    safe_url = redact_url(url)
-    statuses = RETRYABLE_STATUSES if idempotent else RETRYABLE_STATUSES_UNSAFE
+    call = _Call(session, method, url, what, redact_url(url), idempotent, policy, kwargs)
     delays = backoff_delays(policy.base, policy.cap, rng=policy.rng)
     attempts = max(1, policy.attempts)
     for attempt in range(1, attempts + 1):
         last = attempt == attempts
+        outcome = call.send(last)
+        if isinstance(outcome, requests.Response):
+            if not call.retryable(outcome.status_code):
+                return outcome
+            reason = f"answered {outcome.status_code}"
+            delay = call.status_delay(outcome, attempt, last, delays)
+        else:
+            reason = f"failed ({type(outcome).__name__})"
+            delay = next(delays)
+        log.warning(
+            "%s: %s %s, try %d/%d, waiting %.2fs",
+            what, call.safe_url, reason, attempt, attempts, delay,
+        )
+        policy.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request of ``request_with_retries``: sending it once, and judging an answer."""
+
+    session: requests.Session
+    method: str
+    url: str
+    what: str
+    safe_url: str  # the URL without its query: the only form that reaches logs and errors
+    idempotent: bool
+    policy: HttpRetryPolicy
+    kwargs: dict[str, Any]
+
+    def send(self, last: bool) -> requests.Response | BaseException:
+        """The response, or the network error to retry after; raises what is not retried."""
+        where = self.safe_url
         try:
-            response = session.request(method, url, **kwargs)
+            return self.session.request(self.method, self.url, **self.kwargs)
         except requests.exceptions.ConnectTimeout as e:
-            problem = f"{what}: connecting to {safe_url} timed out"
             if last:
-                raise TransientError(problem) from e
-            cause: BaseException = e
+                raise TransientError(f"{self.what}: connecting to {where} timed out") from e
+            return e
         except requests.exceptions.Timeout as e:
-            problem = f"{what}: {safe_url} did not answer in time"
-            if last or not idempotent:
-                raise TransientError(problem) from e
-            cause = e
+            if last or not self.idempotent:
+                raise TransientError(f"{self.what}: {where} did not answer in time") from e
+            return e
         except requests.exceptions.ConnectionError as e:
-            problem = f"{what}: connection to {safe_url} failed ({type(e).__name__})"
-            if last or not idempotent:
-                raise TransientError(problem) from e
-            cause = e
+            if last or not self.idempotent:
+                raise TransientError(
+                    f"{self.what}: connection to {where} failed ({type(e).__name__})"
+                ) from e
+            return e
         except requests.exceptions.RequestException as e:
             # Invalid URL, too many redirects...: not something a retry fixes. Reported without
             # the exception text (it may hold the URL's query).
             raise SourceRequestError(
-                f"{what}: request to {safe_url} failed ({type(e).__name__})"
+                f"{self.what}: request to {where} failed ({type(e).__name__})"
             ) from e
-        else:
-            status = response.status_code
-            if status not in statuses and not (idempotent and 500 <= status < 600):
-                return response
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), policy.clock())
-            _close(response)
-            problem = f"{what}: {safe_url} answered {status}"
-            if status == 429:
-                if last or (retry_after is not None and retry_after > policy.max_retry_after):
-                    raise RateLimitedError(
-                        f"{problem} (rate limited) after {attempt} tries", retry_after
-                    )
-            elif last:
-                raise TransientError(f"{problem} after {attempt} tries")
-            if retry_after is not None and retry_after > policy.max_retry_after:
-                raise TransientError(f"{problem}; asked to come back in {retry_after:.0f}s")
-            delay = next(delays) if retry_after is None else retry_after
-            log.warning(
-                "%s: %s answered %s, try %d/%d, waiting %.2fs",
-                what, safe_url, status, attempt, attempts, delay,
-            )
-            policy.sleep(delay)
-            continue
-        delay = next(delays)
-        log.warning(
-            "%s: %s failed (%s), try %d/%d, waiting %.2fs",
-            what, safe_url, type(cause).__name__, attempt, attempts, delay,
-        )
-        policy.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def retryable(self, status: int) -> bool:
+        statuses = RETRYABLE_STATUSES if self.idempotent else RETRYABLE_STATUSES_UNSAFE
+        return status in statuses or (self.idempotent and 500 <= status < 600)
+
+    def status_delay(self, response: requests.Response, attempt: int, last: bool,
+                     delays: Iterator[float]) -> float:
+        """How long to wait before trying again after a retryable status; raises when the
+        policy is spent or the server asks for a longer wait than it allows."""
+        status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), self.policy.clock())
+        _close(response)
+        problem = f"{self.what}: {self.safe_url} answered {status}"
+        too_long = retry_after is not None and retry_after > self.policy.max_retry_after
+        if status == 429:
+            if last or too_long:
+                raise RateLimitedError(
+                    f"{problem} (rate limited) after {attempt} tries", retry_after
+                )
+        elif last:
+            raise TransientError(f"{problem} after {attempt} tries")
+        if too_long:
+            raise TransientError(f"{problem}; asked to come back in {retry_after:.0f}s")
+        return next(delays) if retry_after is None else retry_after

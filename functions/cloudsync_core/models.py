@@ -23,6 +23,7 @@ class MediaItem:
     # Provider-specific listing facts its selection needs again later (short, log-safe
     # strings, e.g. GoPro's ``play_as`` / ``composition``); kept in the tracker row.
     facts: Mapping[str, str] = field(default_factory=dict)
+    camera: str | None = None  # the camera model as listed (selective sync: ``cameras``)
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,5 @@ class ListFilters:
     captured_after: datetime | None = None
     captured_before: datetime | None = None
     max_items: int | None = None
+    # "captured": newest capture first; "uploaded": newest upload first (incremental listing)
+    order: str = "captured"

@@ -30,9 +30,10 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.base import SingleMetric
 
+from . import metrics
 from .settings import ENV_ENVIRONMENT, ENV_METRICS
 
-NAMESPACE = "GoProSync"
+NAMESPACE = metrics.NAMESPACE
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "cloudsync")
 
 _secrets: set[str] = set()

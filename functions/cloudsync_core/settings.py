@@ -2,7 +2,9 @@
 
 The Pulumi program and the local cloud set the same variables (``ENV_*`` names below).
 AWS endpoints are not a setting here: boto3 honours ``AWS_ENDPOINT_URL`` itself, which is how
-the local cloud points every client at moto.
+the local cloud points every client at moto. The ``gopro_*`` fields are the GoPro provider's
+(providers/gopro/), kept here because the stack, the local cloud and the CLI set them by these
+names; another provider reads its own variables in its own package.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ ENV_MEDIA_TYPES: Final = "CLOUDSYNC_MEDIA_TYPES"
 ENV_MAX_ITEMS: Final = "CLOUDSYNC_MAX_ITEMS"
 ENV_METRICS: Final = "CLOUDSYNC_METRICS"  # "off": no custom metrics (stack config customMetrics)
 ENV_INCLUDE_RENDERS: Final = "CLOUDSYNC_INCLUDE_RENDERS"  # "true": archive GoPro share renders
+# Read by the lister itself (sync/selection.py, sync/listing_state.py), not by Settings:
+ENV_SELECTION: Final = "CLOUDSYNC_SELECTION"  # stack config ``selection``, as JSON
+ENV_FULL_LISTING_DAYS: Final = "CLOUDSYNC_FULL_LISTING_DAYS"  # stack config ``fullListingDays``
 
 
 def _int(name: str, default: int, minimum: int = 0) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cloudsync_core.events import MediumStep
+from cloudsync_core.contract import ExecutionInput
 from cloudsync_core.observability import logger, tracer
 from cloudsync_core.services import services
 from cloudsync_core.sync.finalize import finalize_medium
@@ -15,4 +15,4 @@ from cloudsync_core.sync.finalize import finalize_medium
 @logger.inject_lambda_context(correlation_id_path="correlation_id", clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return finalize_medium(services(), MediumStep.parse(event)).as_payload()
+    return finalize_medium(services(), ExecutionInput.from_payload(event)).as_payload()

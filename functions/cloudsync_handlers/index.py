@@ -11,8 +11,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cloudsync_core.contract import IndexRequest
 from cloudsync_core.errors import CloudSyncError
-from cloudsync_core.keys import check_media_id
 from cloudsync_core.observability import logger, register_secret, tracer
 from cloudsync_core.services import Services, services
 from cloudsync_core.sync.source import authenticator
@@ -38,7 +38,7 @@ def sidecar_finder(svc: Services, provider: str) -> SidecarFinder | None:
 @logger.inject_lambda_context(correlation_id_path="correlation_id", clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    provider = str(event.get("provider") or "gopro")
-    media_id = check_media_id(event.get("media_id"))
+    request = IndexRequest.from_payload(event)
     svc = services()
-    return index_medium(svc, provider, media_id, sidecar_finder(svc, provider))
+    return index_medium(svc, request.provider, request.media_id,
+                        sidecar_finder(svc, request.provider))

@@ -19,7 +19,11 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
     request = ListRequest.parse(event)
     current = services()
     with account_guard(current, request.provider):  # the account refused: pause, one alert
-        # A token good for a whole night of transfers, so the parallel steps never renew.
-        provider = open_provider(current, request.provider, min_valid_s=3 * 3600)
-        report = list_library(current, provider, trigger=request.trigger, run_id=request.run_id)
+        # A token good for a whole night of transfers, so the parallel steps never renew
+        # (a dry run transfers nothing: it renews only a token about to expire).
+        options = request.options
+        valid_s = 300 if options.dry_run else 3 * 3600
+        provider = open_provider(current, request.provider, min_valid_s=valid_s)
+        report = list_library(current, provider, trigger=request.trigger, run_id=request.run_id,
+                              options=options)
     return report.as_payload()

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cloudsync_core.events import RunEvent
+from cloudsync_core.contract import RunEvent
 from cloudsync_core.observability import logger, tracer
 from cloudsync_core.services import services
 from cloudsync_core.sync.summary import publish_summary
@@ -15,5 +15,5 @@ from cloudsync_core.sync.summary import publish_summary
 @logger.inject_lambda_context(correlation_id_path="correlation_id", clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = RunEvent.parse(event)
+    request = RunEvent.from_payload(event)
     return {"published": publish_summary(services(), request.run_id)}

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cloudsync_core.events import TransferSlice
+from cloudsync_core.contract import TransferSlice
 from cloudsync_core.observability import logger, tracer
 from cloudsync_core.services import services
 from cloudsync_core.sync.transfer_step import transfer_slice
@@ -17,6 +17,6 @@ from cloudsync_core.sync.transfer_step import transfer_slice
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return transfer_slice(
         services(),
-        TransferSlice.parse(event),
+        TransferSlice.from_payload(event),
         remaining_s=lambda: context.get_remaining_time_in_millis() / 1000,
-    )
+    ).as_payload()

@@ -158,7 +158,7 @@ def test_status_counts_slots_and_runs(aws: None) -> None:
     boto3.client("dynamodb", region_name=REGION).update_item(
         TableName=TABLE, Key=to_item({"provider": "#slots", "media_id": "transfers"}),
         UpdateExpression="SET holders.#h = :t", ExpressionAttributeNames={"#h": "gopro/busy"},
-        ExpressionAttributeValues=to_item({":t": "2024-05-01T00:00:00.000Z"}),
+        ExpressionAttributeValues=to_item({":t": "2024-05-01T00:00:00.000Z|exec-1"}),
     )
     ctx.tracker.start_run("run-1", "gopro", "cli")
     ctx.tracker.end_listing("run-1", queued=5)
@@ -174,7 +174,9 @@ def test_status_counts_slots_and_runs(aws: None) -> None:
 
     assert status.run_status(args("status"), ctx) == 0
     text = output(ctx)
-    assert "archived" in text and "gopro/busy since" in text and "run-1" in text
+    assert "archived" in text and "run-1" in text
+    assert "gopro/busy: since 2024-05-01 00:00:00 UTC, execution exec-1" in text
+    assert "|" not in text  # no raw `time|execution` slot value
 
     ctx = make_ctx()
     assert status.run_status(args("status", "--json"), ctx) == 0
@@ -186,13 +188,15 @@ def test_failures_lists_failed_media(aws: None) -> None:
             failures=2, changed="2024-05-02T00:00:00.000Z")
     put_row("fine", "COMPLETED")
     ctx = make_ctx()
-    assert status.run_failures(args("failures"), ctx) == 0
+    assert status.run_failures(args("failures"), ctx) == 1  # failures are failures
     text = output(ctx)
     assert "bad" in text and "SourceRequestError" in text and "fine" not in text
-    assert "2024-05-02T00:00:00.000Z" in text and "1 failed" in text
+    assert "2024-05-02 00:00 UTC" in text and "1 failed" in text
+    assert max(len(line) for line in text.splitlines()) <= 100  # a terminal's width
+    assert " ".join(text.split()).count("HTTP 418") == 30  # the whole cause, wrapped, not cut
 
     ctx = make_ctx()
-    status.run_failures(args("failures", "--json"), ctx)
+    assert status.run_failures(args("failures", "--json"), ctx) == 1
     [row] = json.loads(output(ctx))
     assert row["media_id"] == "bad" and row["failures"] == 2
 
@@ -338,8 +342,8 @@ def test_restore_of_an_unknown_medium(aws: None) -> None:
 
 def test_login_stores_credentials_without_printing_them(aws: None) -> None:
     ctx = make_ctx()
-    code = login.run(args("login", "--access-token", "secret-AT", "--refresh-token",
-                          "secret-RT"), ctx)
+    code = login.run(args("login", "--no-check", "--access-token", "secret-AT",
+                          "--refresh-token", "secret-RT"), ctx)
     assert code == 0
     text = output(ctx)
     assert "secret-AT" not in text and "secret-RT" not in text
@@ -351,8 +355,8 @@ def test_login_stores_credentials_without_printing_them(aws: None) -> None:
 
 def test_login_keeps_the_oauth_client_secret_for_renewal(aws: None) -> None:
     ctx = make_ctx()
-    code = login.run(args("login", "--access-token", "secret-AT", "--refresh-token", "secret-RT",
-                          "--client-secret", "web-app-secret"), ctx)
+    code = login.run(args("login", "--no-check", "--access-token", "secret-AT", "--refresh-token",
+                          "secret-RT", "--client-secret", "web-app-secret"), ctx)
     assert code == 0
     assert "web-app-secret" not in output(ctx)
     stored = SecretStore(boto3.client("secretsmanager", region_name=REGION), SECRET).load()
@@ -363,7 +367,8 @@ def test_login_with_cookies_creates_a_missing_secret(aws: None) -> None:
     boto3.client("secretsmanager", region_name=REGION).delete_secret(
         SecretId=SECRET, ForceDeleteWithoutRecovery=True)
     ctx = make_ctx()
-    assert login.run(args("login", "--cookie-token", "CT", "--user-id", "U1"), ctx) == 0
+    assert login.run(args("login", "--no-check", "--cookie-token", "CT", "--user-id", "U1"),
+                     ctx) == 0
     stored = SecretStore(boto3.client("secretsmanager", region_name=REGION), SECRET).load()
     assert (stored.mode, stored.user_id) == ("cookie", "U1")
 

@@ -23,6 +23,7 @@ from cloudsync_core.errors import (
     StorageError,
     TransientError,
 )
+from cloudsync_core.providers.gopro.auth import LAYOUT
 
 SECRET = "cloudsync/test/gopro"
 NOW = 1_750_000_000.0
@@ -109,6 +110,7 @@ def test_no_secret_id_is_a_configuration_error(secrets_client: Any) -> None:
 
 
 class Tokens:
+    layout = LAYOUT
     def __init__(self) -> None:
         self.calls = 0
 

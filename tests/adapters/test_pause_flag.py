@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
+from cloudsync_core.contract import StepFailure
 from cloudsync_core.errors import AccountPausedError, ReauthenticationRequiredError
-from cloudsync_core.events import StepFailure
 from cloudsync_core.models import ListFilters, MediaItem, SourceFile
 from cloudsync_core.providers import CloudProvider, Page
 from cloudsync_core.services import Services
@@ -75,7 +75,7 @@ def alerts(queue: str) -> list[dict[str, Any]]:
 
 def failure(media_id: str, error_type: str, run_id: str = "run-1") -> StepFailure:
     cause = json.dumps({"errorType": error_type, "errorMessage": REASON})
-    return StepFailure.parse({"provider": "gopro", "media_id": media_id, "wake": 1,
+    return StepFailure.from_payload({"provider": "gopro", "media_id": media_id, "wake": 1,
                               "run_id": run_id, "correlation_id": "c",
                               "error": {"Error": error_type, "Cause": cause}})
 
@@ -87,7 +87,7 @@ def claimed(dynamodb: DynamoDBClient, tracker: Tracker, media_id: str, run_id: s
                                                            "media_id": media_id}),
                          UpdateExpression="SET failures = :f, uploads = :u",
                          ExpressionAttributeValues=to_item({":f": 1, ":u": {"source-1": {
-                             "key": "k", "upload_id": "u-1", "size": 10}}}))
+                             "key": "k", "upload_id": "u-1", "size": 10, "part_size": 10}}}))
 
 
 def test_one_pause_keeps_its_first_reason_and_one_alert_claim(tracker: Tracker) -> None:
@@ -125,7 +125,7 @@ def test_account_failures_park_media_with_one_alert_and_no_budget_spent(
         row = tracker.get("gopro", media_id)
         assert row is not None
         assert (row.status, row.attempt, row.failures, row.run_id) == (QUEUED, 0, 1, None)
-        assert row.uploads["source-1"]["upload_id"] == "u-1"  # kept: the next run resumes
+        assert row.uploads["source-1"].upload_id == "u-1"  # kept: the next run resumes
     run = tracker.get_run("run-1")
     assert run is not None and (run.failed, run.moved, run.done) == (0, 3, True)
     sent = alerts(queue)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError
 
+from cloudsync_core.contract import UploadPlan
 from cloudsync_core.errors import LeaseLostError
 from cloudsync_core.models import MediaItem
 from cloudsync_core.tracker import (
@@ -143,7 +144,7 @@ def test_continuation_keeps_uploads_and_wakes_the_row(
 ) -> None:
     tracker.add_pending(medium("c" * 24), "run-1")
     claim(dynamodb, tracker, "c" * 24, wake=1)
-    uploads = {"source-1": {"key": "k", "upload_id": "u-1", "size": 10, "part_size": 5}}
+    uploads = {"source-1": UploadPlan(key="k", upload_id="u-1", size=10, part_size=5)}
     tracker.save_plan("gopro", "c" * 24, 1, uploads, parts_done=0)
     assert tracker.continue_later("gopro", "c" * 24, 1)
     row = tracker.get("gopro", "c" * 24)

@@ -13,7 +13,7 @@ import hashlib
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,7 +25,9 @@ from moto import mock_aws
 
 from cloudsync_core.errors import (
     ArchiveConflictError,
+    ChecksumMismatchError,
     DeletedAtSourceError,
+    PermanentError,
     SizeMismatchError,
     SourceChangedError,
     SourceLinkExpiredError,
@@ -38,12 +40,16 @@ from cloudsync_core.transfer import (
     SourcePin,
     SourceReadPolicy,
     TransferReport,
+    abort_upload,
+    choose_part_size,
     complete_upload,
     crc32_b64,
     part_ranges,
+    put_small,
+    read_whole,
     start_upload,
-    transfer_file,
     transfer_parts,
+    transfer_stream,
     uploaded_parts,
 )
 from cloudsync_core.transfer.origin import multipart_etag
@@ -289,14 +295,41 @@ def _versions(s3: Any, key: str = KEY) -> list[dict[str, Any]]:
     ]
 
 
-def _send(state: ServerState, base: str, s3: Any, **kw: Any) -> ArchivedObject | TransferReport:
-    kw.setdefault("deadline", float("inf"))
-    kw.setdefault("part_size_mib", 5)
-    kw.setdefault("parallel", 3)
-    return transfer_file(
-        kw.pop("source", None) or _source(state, base), s3, BUCKET, kw.pop("key", KEY),
-        metadata=META, tagging=TAGS, **kw,
-    )
+def _send(state: ServerState, base: str, s3: Any, *, source: HttpRangeSource | None = None,
+          bucket: str = BUCKET, key: str = KEY, deadline: float = float("inf"),
+          part_size_mib: int = 5, parallel: int = 3, allow_overwrite: bool = False,
+          upload_id: str | None = None, on_upload: Callable[[str], None] | None = None,
+          clock: Callable[[], float] = time.monotonic) -> ArchivedObject | TransferReport:
+    """One file through the engine as the workflow's steps compose it: prepare probes, cuts
+    and creates (or resumes) the upload, a transfer step moves its parts (ranged, streamed where
+    Range is ignored) or writes a file smaller than a part whole, finalize completes; a
+    permanent failure goes to the failure step, which aborts the upload (sync/failure.py)."""
+    src = source or _source(state, base)
+    info = src.probe(deadline=deadline)
+    part_size = choose_part_size(info.size, part_size_mib)
+    if info.size <= part_size:  # prepare plans no upload; the transfer step puts it whole
+        if upload_id:
+            abort_upload(s3, bucket, key, upload_id)
+        return put_small(s3, bucket, key, read_whole(src, info, deadline),
+                         expected_size=info.size, metadata=META, tagging=TAGS,
+                         allow_overwrite=allow_overwrite)
+    uid = start_upload(s3, bucket, key, META, TAGS, upload_id)
+    if on_upload is not None:
+        on_upload(uid)
+    try:
+        if info.ranges:
+            report = transfer_parts(src, s3, bucket, key, uid, part_ranges(info.size, part_size),
+                                    deadline=deadline, parallel=parallel, clock=clock)
+        else:
+            report = transfer_stream(src, s3, bucket, key, uid, size=info.size,
+                                     part_size=part_size, deadline=deadline, clock=clock)
+        if report.remaining:
+            return report
+        return complete_upload(s3, bucket, key, uid, expected_size=info.size,
+                               allow_overwrite=allow_overwrite, known_crcs=report.part_crcs)
+    except PermanentError:
+        abort_upload(s3, bucket, key, uid)
+        raise
 
 
 # --- tests -----------------------------------------------------------------------------------
@@ -606,6 +639,30 @@ def test_complete_twice_returns_the_same_object(
     assert len(_versions(s3)) == 1
 
 
+def test_complete_with_the_callers_listing_asks_s3_once_less(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    """Finalize lists the parts to see whether all are there; handing that listing to
+    complete_upload spares the second ListParts, with the same checks (a bad layout is still
+    refused)."""
+    state, base = server
+    uid = start_upload(s3, BUCKET, KEY, META, TAGS)
+    report = transfer_parts(_source(state, base), s3, BUCKET, KEY, uid,
+                            part_ranges(SIZE, 5 * MIB), deadline=float("inf"))
+    listing = uploaded_parts(s3, BUCKET, KEY, uid)
+    lists: list[str] = []
+    s3.meta.events.register("provide-client-params.s3.ListParts",
+                            lambda params, **_: lists.append(params["UploadId"]))
+    short = {n: p for n, p in listing.items() if n != 3}
+    with pytest.raises(TransientError, match="not uploaded yet"):
+        complete_upload(s3, BUCKET, KEY, uid, expected_size=SIZE, allow_overwrite=False,
+                        parts=short)
+    done = complete_upload(s3, BUCKET, KEY, uid, expected_size=SIZE, allow_overwrite=False,
+                           known_crcs=report.part_crcs, parts=listing)
+    assert lists == []
+    assert done.crc32_verified and _stored(s3) == state.data
+
+
 def test_overwrite_allowed_creates_a_new_version(
     server: tuple[ServerState, str], s3: Any
 ) -> None:
@@ -634,6 +691,59 @@ def test_small_file_is_one_verified_put(server: tuple[ServerState, str], s3: Any
     assert len(_versions(s3)) == 1
 
 
+def _count(s3: Any, operation: str) -> list[str]:
+    calls: list[str] = []
+    s3.meta.events.register(f"provide-client-params.s3.{operation}",
+                            lambda params, **_: calls.append(params["Key"]))
+    return calls
+
+
+def test_a_write_whose_answer_echoes_our_crc32_needs_no_read_back(
+    server: tuple[ServerState, str], s3: Any
+) -> None:
+    """S3 answers PutObject (and, in AWS, CompleteMultipartUpload) with the CRC32 it computed
+    over what it stored: equal to ours, the object is verified without a HeadObject."""
+    state, base = server
+    state.data = state.data[: 3 * MIB]
+    heads = _count(s3, "HeadObject")
+    done = _send(state, base, s3)
+    assert isinstance(done, ArchivedObject) and done.crc32_verified
+    assert heads == []  # one request per small file, not two
+    stored = s3.head_object(Bucket=BUCKET, Key=KEY, ChecksumMode="ENABLED")
+    assert (done.version_id, done.crc32_b64, done.size) == (
+        stored["VersionId"], stored["ChecksumCRC32"], len(state.data))
+    assert done.metadata == META and _stored(s3) == state.data
+
+
+@pytest.mark.parametrize("echo", ["ours", "other"])
+def test_a_completion_is_verified_from_its_answer_where_s3_gives_one(
+    server: tuple[ServerState, str], s3: Any, echo: str
+) -> None:
+    """moto's CompleteMultipartUpload answers no checksum (then a HeadObject reads it back, as
+    the other tests show); AWS's answers the full-object CRC32: ours, nothing more is asked;
+    another one, the object is refused."""
+    state, base = server
+    uid = start_upload(s3, BUCKET, KEY, META, TAGS)
+    report = transfer_parts(_source(state, base), s3, BUCKET, KEY, uid,
+                            part_ranges(SIZE, 5 * MIB), deadline=float("inf"))
+    full = crc32_b64(state.data) if echo == "ours" else crc32_b64(b"other bytes")
+
+    def as_aws_answers(parsed: dict[str, Any], **_: Any) -> None:
+        parsed.update(ChecksumCRC32=full, ChecksumType="FULL_OBJECT")
+
+    s3.meta.events.register("after-call.s3.CompleteMultipartUpload", as_aws_answers)
+    heads = _count(s3, "HeadObject")
+    if echo == "other":
+        with pytest.raises(ChecksumMismatchError):
+            complete_upload(s3, BUCKET, KEY, uid, expected_size=SIZE, allow_overwrite=False,
+                            known_crcs=report.part_crcs)
+        return
+    done = complete_upload(s3, BUCKET, KEY, uid, expected_size=SIZE, allow_overwrite=False,
+                           known_crcs=report.part_crcs)
+    assert heads == [] and done.crc32_verified and done.crc32_b64 == full
+    assert done.version_id == s3.head_object(Bucket=BUCKET, Key=KEY)["VersionId"]
+
+
 def test_empty_file(server: tuple[ServerState, str], s3: Any) -> None:
     state, base = server
     state.data = b""
@@ -645,8 +755,7 @@ def test_empty_file(server: tuple[ServerState, str], s3: Any) -> None:
 def test_unversioned_bucket(server: tuple[ServerState, str], s3: Any) -> None:
     state, base = server
     s3.create_bucket(Bucket="cloudsync-unversioned")
-    done = transfer_file(_source(state, base), s3, "cloudsync-unversioned", KEY, metadata=META,
-                         tagging=TAGS, deadline=float("inf"), part_size_mib=5)
+    done = _send(state, base, s3, bucket="cloudsync-unversioned")
     assert isinstance(done, ArchivedObject) and done.crc32_verified
     assert s3.get_object(Bucket="cloudsync-unversioned", Key=KEY)["Body"].read() == state.data
 

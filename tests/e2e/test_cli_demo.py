@@ -31,8 +31,9 @@ def test_demo_archives_and_verifies_everything() -> None:
     assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{out}\nstderr:\n{err}"
     assert "RESULT: all good" in out
     for step in ("log in", "first sync", "second sync", "resync one medium", "verify",
-                 "compare with the source"):
+                 "read back (verify --read-data)", "compare with the source"):
         assert step in out, step
+    assert "33 match their recorded CRC32, 0 differ, 0 missing" in out
     summary = out[out.index("Summary"):]
     assert "FAILED" not in summary
     assert "only the 3 new media moved" in summary

@@ -79,7 +79,8 @@ def test_doctor_says_when_gopro_refuses_the_stored_login(
     sim: GoProSimulator, make_local_cloud: Callable[..., LocalCloud]
 ) -> None:
     make_local_cloud(gopro_api_url=sim.base_url)
-    code, _, _ = cli("login", "--cookie-token", "not-a-token-gopro-knows", "--user-id", "u1")
+    code, _, _ = cli("login", "--no-check", "--cookie-token", "not-a-token-gopro-knows",
+                     "--user-id", "u1")
     assert code == 0
     code, out, _ = cli("doctor", "--json")
     found = checks(out)

@@ -28,6 +28,7 @@ import pytest
 
 from cloudsync_core import schema
 from cloudsync_core.errors import InvalidMediaError, LeaseLostError, TransientError
+from cloudsync_defs import stack as stack_contract
 from cloudsync_defs.functions import FUNCTIONS
 from cloudsync_defs.lifecycle import DEFAULT_POLICY, POLICIES, lifecycle_rules
 from cloudsync_defs.workflow import StateRetryPolicy, render_transfer_definition
@@ -352,7 +353,9 @@ def test_outputs_name_every_resource_and_are_published_in_ssm(cloud: LocalCloud)
     published = json.loads(
         ssm.get_parameter(Name="/cloudsync/e2e/outputs")["Parameter"]["Value"]
     )
-    assert published == out
+    # the stack contract's key case, the Pulumi program's (camelCase): one reader for both
+    assert published == stack_contract.outputs_document(out)
+    assert {"stateMachineArn", "secretId", "listFunction"} <= set(published)
 
 
 def test_resources_come_from_the_shared_definitions(cloud: LocalCloud) -> None:
@@ -635,8 +638,9 @@ def test_main_prints_one_ready_line_and_stops_on_sigterm(tmp_path: Path) -> None
         line = proc.stdout.readline()
         ready = json.loads(line)
         for name in ("endpoint_url", "bucket", "table", "state_machine_arn", "secret_id",
-                     "topic_arn", "region"):
+                     "topic_arn", "region", "log_file"):
             assert ready[name], name
+        assert ready["state"].startswith("in memory: it ends with this process")
         ddb = boto3.client(
             "dynamodb", endpoint_url=ready["endpoint_url"], region_name=ready["region"],
             aws_access_key_id="x", aws_secret_access_key="x",
@@ -648,13 +652,17 @@ def test_main_prints_one_ready_line_and_stops_on_sigterm(tmp_path: Path) -> None
         )
         config = lam.get_function_configuration(FunctionName=ready["list_function"])
         assert config["Environment"]["Variables"]["GOPRO_API_URL"] == "http://127.0.0.1:9"
-        # a handler that logs, run inside `local up`: its line goes to stderr, never stdout
+        # a handler that logs, run inside `local up`: its line goes to the log file, never to
+        # the terminal (stderr has the one ready sentence)
         notify = ready["list_function"].removesuffix("list") + "notify"
         lam.invoke(FunctionName=notify, Payload=b'{"run_id": "no-such-run"}')
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
         assert proc.stdout.read() == ""  # nothing after the ready line
-        assert proc.stderr is not None and "run finished cleanly" in proc.stderr.read()
+        assert proc.stderr is not None
+        [sentence] = proc.stderr.read().splitlines()
+        assert "Its state is in memory" in sentence and ready["log_file"] in sentence
+        assert "run finished cleanly" in Path(ready["log_file"]).read_text(encoding="utf-8")
     finally:
         if proc.poll() is None:
             proc.kill()

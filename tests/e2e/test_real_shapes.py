@@ -69,11 +69,16 @@ def test_every_shape_is_archived_once_and_what_is_not_media_is_skipped(stack: St
     stack.sim.faults.add("not_found", "cdn_get", media_id=media["video_gpmf"], count=1)
     stack.sim.faults.add("not_found", "cdn_get", media_id=media["chaptered"], count=1, after=3)
     report = stack.sync()
-    assert report["new"] == len(media)
+    # the share render: left out by the stack's selection (includeRenders false), never queued
+    assert report["new"] == len(media) - 1
+    assert report["left_out"] == {"a share render (includeRenders is false)": 1}
 
     rows = stack.rows()
-    skipped = {media["project"], media["render"]}
+    assert media["render"] not in rows
+    skipped = {media["project"]}
     for name, media_id in media.items():
+        if name == "render":
+            continue
         row = rows[media_id]
         if media_id in skipped:
             assert row.status == SKIPPED, (name, row)
@@ -85,7 +90,6 @@ def test_every_shape_is_archived_once_and_what_is_not_media_is_skipped(stack: St
             assert [o.get("origin") for o in row.objects] == ["match"] * len(row.objects), name
         assert row.failures == 0, name  # nothing spent of any retry budget
     assert "edit project" in (rows[media["project"]].error_message or "")
-    assert "share render" in (rows[media["render"]].error_message or "")
     assert stack.sim.stats["fault_not_found"] == 2
 
     assert names(stack, media["chaptered"]) == {"GX010639.MP4", "GX020639.MP4", "GX030639.MP4"}
@@ -102,7 +106,7 @@ def test_every_shape_is_archived_once_and_what_is_not_media_is_skipped(stack: St
     run = stack.tracker.get_run(report["run_id"])
     assert run is not None and run.done
     assert (run.completed, run.failed, run.skipped_media, run.deleted) == (
-        len(media) - 2, 0, 2, 0)
+        len(media) - 2, 0, 1, 0)
 
     served = stack.sim.stats["bytes_served"]
     writes: list[str] = []

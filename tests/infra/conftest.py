@@ -131,6 +131,10 @@ class Mocks(pulumi.runtime.Mocks):
             rid = state["arn"]
         elif t == "aws:scheduler/schedule:Schedule":
             state["arn"] = _arn("scheduler", r, f"schedule/default/{name}")
+        elif t == "aws:cloudtrail/trail:Trail":
+            state["arn"] = _arn("cloudtrail", r, f"trail/{name}")
+        elif t == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            state["arn"] = _arn("cloudwatch", r, f"alarm:{name}")
         elif t == "aws:cloudwatch/dashboard:Dashboard":
             state["dashboardArn"] = f"arn:{p}:cloudwatch::{ACCOUNT}:dashboard/x"
         elif args.custom:
@@ -152,6 +156,15 @@ class Mocks(pulumi.runtime.Mocks):
             suffix = "amazonaws.com.cn" if p == "aws-cn" else "amazonaws.com"
             return {"partition": p, "dnsSuffix": suffix, "id": p,
                     "reverseDnsPrefix": ".".join(reversed(suffix.split(".")))}, []
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":  # vpc on
+            names = [f"{self.region}{z}" for z in "abc"]
+            return {"names": names, "zoneIds": names, "id": self.region, "groupNames": []}, []
+        if args.token == "aws:ssm/getParameter:getParameter":  # fis on: AWS's public parameter
+            name = str(args.args["name"])
+            arch = "arm64" if "arm64" in name else "x86_64"
+            layer = f"arn:aws:lambda:{self.region}:211125607513:layer:aws-fis-extension-{arch}:9"
+            return {"name": name, "value": layer, "insecureValue": layer, "type": "String",
+                    "id": name, "arn": name, "version": 1}, []
         raise AssertionError(f"the program made an unexpected invoke: {args.token}")
 
 

@@ -9,6 +9,7 @@ import pytest
 from parliament import analyze_policy_string
 
 from cloudsync_core import schema
+from cloudsync_core.alerts import ENV_NOTIFY_SECRET
 from cloudsync_defs.functions import FUNCTIONS
 from cloudsync_defs.policy_rules import UNSCOPED_ACTIONS
 from cloudsync_defs.workflow import FUNCTIONS_IN_WORKFLOW
@@ -25,6 +26,7 @@ GRANT_ACTIONS: dict[str, set[str]] = {
     "secret_read": {"secretsmanager:GetSecretValue"},
     "secret_write": {"secretsmanager:PutSecretValue"},
     "secret_rotate": {"secretsmanager:DescribeSecret", "secretsmanager:UpdateSecretVersionStage"},
+    "notify_secret_read": {"secretsmanager:GetSecretValue"},
     "table_read": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"},
     "table_write": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
     "archive_write": {"s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging",
@@ -87,7 +89,7 @@ def test_grants_are_scoped_to_exact_arns(graph: Graph) -> None:
     table = graph.one("aws:dynamodb/table:Table").outputs["arn"]
     bucket = graph.one("aws:s3/bucket:Bucket").outputs["arn"]
     key = graph.one("aws:kms/key:Key").outputs["arn"]
-    secret = graph.one("aws:secretsmanager/secret:Secret").outputs["arn"]
+    secret = graph.one("aws:secretsmanager/secret:Secret", "credentials-secret").outputs["arn"]
     topic = graph.one("aws:sns/topic:Topic").outputs["arn"]
     queue = graph.one("aws:sqs/queue:Queue").outputs["arn"]
     machine = graph.one("aws:sfn/stateMachine:StateMachine").outputs["arn"]
@@ -113,6 +115,9 @@ def test_grants_are_scoped_to_exact_arns(graph: Graph) -> None:
     assert resources_of(notify, "sns:Publish") == {topic}
     kms = next(s for s in notify if "kms:Decrypt" in s["Action"])
     assert kms["Condition"] == {"StringEquals": {"kms:ViaService": [f"sns.{region}.amazonaws.com"]}}
+
+    notify_secret = graph.one("aws:secretsmanager/secret:Secret", "credentials-notify")
+    assert resources_of(notify, "secretsmanager:GetSecretValue") == {notify_secret.outputs["arn"]}
 
     start = statements(graph, "functions-start-policy")
     assert resources_of(start, "states:StartExecution") == {machine}
@@ -215,3 +220,20 @@ def test_parliament_would_catch_a_bad_policy() -> None:
         {"Effect": "Allow", "Action": "s3:PutObjekt", "Resource": "arn:aws:s3:::b/*"},
     ]})
     assert len(_findings(bad, community=True)) >= 2
+
+
+def test_only_the_functions_that_send_alerts_can_read_the_notify_secret(graph: Graph) -> None:
+    """The Slack / webhook URLs: readable by notify (run summaries), list (summaries of runs done
+    while listing, pause alerts) and mark_failed (pause alerts), by nothing else."""
+    arn = graph.one("aws:secretsmanager/secret:Secret", "credentials-notify").outputs["arn"]
+    readers = {name for name, policy in all_identity_policies(graph)
+               for s in json.loads(policy)["Statement"]
+               if arn in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+    assert readers == {"functions-notify-policy", "functions-list-policy",
+                       "functions-mark-failed-policy"}
+    for name in readers:
+        assert resources_of(statements(graph, name), "secretsmanager:GetSecretValue") >= {arn}
+    for spec in FUNCTIONS:
+        env = graph.function(spec.name).inputs["environment"]["variables"]
+        assert env.get(ENV_NOTIFY_SECRET) == (arn if "notify_secret_read" in spec.grants
+                                              else None)

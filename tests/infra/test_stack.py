@@ -12,6 +12,7 @@ import pytest
 
 from cloudsync_cli import cost
 from cloudsync_core import schema, settings
+from cloudsync_core.alerts import ENV_NOTIFY_SECRET
 from cloudsync_defs.functions import FUNCTIONS, SCHEDULE_EVENT
 from cloudsync_defs.lifecycle import POLICIES, lifecycle_rules
 from cloudsync_defs.workflow import FUNCTIONS_IN_WORKFLOW, render_transfer_definition
@@ -47,7 +48,7 @@ def test_inventory(graph: Graph) -> None:
         "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 1,
         "aws:s3/bucketPolicy:BucketPolicy": 1,
         "aws:dynamodb/table:Table": 1,
-        "aws:secretsmanager/secret:Secret": 1,
+        "aws:secretsmanager/secret:Secret": 2,  # the credentials, the notify URLs
         "aws:secretsmanager/secretVersion:SecretVersion": 0,
         "aws:secretsmanager/secretRotation:SecretRotation": 1,
         T_FUNCTION: len(FUNCTIONS),
@@ -224,7 +225,7 @@ def test_table(graph: Graph) -> None:
 
 def test_secret_has_no_value_and_rotates_every_30_days_with_the_rotate_function(
         graph: Graph) -> None:
-    secret = graph.one("aws:secretsmanager/secret:Secret")
+    secret = graph.one("aws:secretsmanager/secret:Secret", "credentials-secret")
     # no fixed name: a destroyed secret's name stays taken for its 7-day recovery window
     assert "name" not in secret.inputs
     assert secret.inputs["namePrefix"] == f"cloudsync/{graph.stack}/credentials-"
@@ -280,7 +281,7 @@ def test_function_environment(graph: Graph) -> None:
     e = expected(graph)
     table = graph.one("aws:dynamodb/table:Table").outputs["name"]
     bucket = graph.one(T_BUCKET).outputs["bucket"]
-    secret_arn = graph.one("aws:secretsmanager/secret:Secret").outputs["arn"]
+    secret_arn = graph.one("aws:secretsmanager/secret:Secret", "credentials-secret").outputs["arn"]
     topic_arn = graph.one("aws:sns/topic:Topic").outputs["arn"]
     machine = graph.one("aws:sfn/stateMachine:StateMachine").outputs["arn"]
     for spec in FUNCTIONS:
@@ -297,7 +298,7 @@ def test_function_environment(graph: Graph) -> None:
         assert settings.ENV_GOPRO_CLIENT_SECRET not in env
         known = {v for k, v in vars(settings).items() if k.startswith("ENV_")}
         assert set(env) - known <= {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
-                                    "POWERTOOLS_LOG_LEVEL"}
+                                    "POWERTOOLS_LOG_LEVEL", ENV_NOTIFY_SECRET}
 
 
 def test_async_invocations_and_the_failure_queue(graph: Graph) -> None:
@@ -422,6 +423,12 @@ def test_the_default_stack_watches_what_must_reach_a_person(graph: Graph) -> Non
         assert function.inputs["environment"]["variables"]["CLOUDSYNC_METRICS"] == "off"
 
 
+def _per_function(key: str) -> list[str]:
+    """A per-function alarm's CloudWatch alarms: one per ten functions (CloudWatch's limit)."""
+    chunks = -(-len(FUNCTIONS) // 10)
+    return [key, *(f"{key}-{n}" for n in range(2, chunks + 1))]
+
+
 def test_every_alarm_with_custom_metrics_and_thresholds_from_config(bundle: Any) -> None:
     from .conftest import build_stack
 
@@ -443,6 +450,8 @@ def test_every_alarm_with_custom_metrics_and_thresholds_from_config(bundle: Any)
         "DLQ-Messages": (t.dlq_messages, "GreaterThanThreshold", 300, 2),
         "Low-Throughput": (50, "LessThanThreshold", 900, 2),
     }
+    for key in ("Lambda-Errors", "Lambda-Throttles"):
+        want.update({k: want[key] for k in _per_function(key)})
     assert set(alarms) == set(want)
     assert _alarm_metrics(alarms) == cost.alarm_metric_count("all", True, len(FUNCTIONS))
     for name, (threshold, comparison, period, evaluations) in want.items():
@@ -460,9 +469,11 @@ def test_every_alarm_with_custom_metrics_and_thresholds_from_config(bundle: Any)
         "SELECT SUM(SyncFailures) " + where
     assert alarms["Low-Throughput"]["metricQueries"][0]["expression"] == \
         "SELECT AVG(TransferThroughput) " + where
-    errors = alarms["Lambda-Errors"]["metricQueries"]
-    names = {q["metric"]["dimensions"]["FunctionName"] for q in errors if "metric" in q}
-    assert names == {graph.function(f.name).outputs["name"] for f in FUNCTIONS}
+    errors = [q for k in _per_function("Lambda-Errors") for q in alarms[k]["metricQueries"]]
+    names = [q["metric"]["dimensions"]["FunctionName"] for q in errors if "metric" in q]
+    assert sorted(names) == sorted(graph.function(f.name).outputs["name"] for f in FUNCTIONS)
+    for a in alarms.values():  # CloudWatch's hard limit of metrics in one alarm
+        assert sum(1 for q in a["metricQueries"] if "metric" in q) <= 10
     for function in graph.of_type("aws:lambda/function:Function"):
         assert function.inputs["environment"]["variables"].get("CLOUDSYNC_METRICS") != "off"
 
@@ -472,8 +483,9 @@ def test_all_alarms_without_custom_metrics_read_none(bundle: Any) -> None:
 
     graph = build_stack("prod", {**stack_config("prod"), "cloudsync:alarms": "all"})
     alarms = _alarms(graph)
-    assert set(alarms) == {"Lambda-Errors", "Lambda-Throttles", "StepFunction-Failed",
-                           "StepFunction-TimedOut", "Lister-Errors", "DLQ-Messages"}
+    assert set(alarms) == {*_per_function("Lambda-Errors"), *_per_function("Lambda-Throttles"),
+                           "StepFunction-Failed", "StepFunction-TimedOut", "Lister-Errors",
+                           "DLQ-Messages"}
     assert _alarm_metrics(alarms) == cost.alarm_metric_count("all", False, len(FUNCTIONS))
 
 
@@ -514,10 +526,16 @@ def test_outputs_and_the_ssm_parameter_the_cli_reads(graph: Graph) -> None:
     assert e["table"] == graph.one("aws:dynamodb/table:Table").outputs["name"]
     assert e["stateMachineArn"] == graph.one("aws:sfn/stateMachine:StateMachine").outputs["arn"]
     assert e["topicArn"] == graph.one("aws:sns/topic:Topic").outputs["arn"]
-    assert e["secretArn"] == graph.one("aws:secretsmanager/secret:Secret").outputs["arn"]
+    credentials = graph.one("aws:secretsmanager/secret:Secret", "credentials-secret")
+    assert e["secretArn"] == credentials.outputs["arn"]
     # the generated name reaches the CLI through the outputs parameter
-    assert e["secretId"] == graph.one("aws:secretsmanager/secret:Secret").outputs["name"]
+    assert e["secretId"] == credentials.outputs["name"]
     assert e["secretId"].startswith(f"cloudsync/{graph.stack}/credentials-")
+    notify = graph.one("aws:secretsmanager/secret:Secret", "credentials-notify")
+    assert (e["notifySecretId"], e["notifySecretArn"]) == (notify.outputs["name"],
+                                                          notify.outputs["arn"])
+    assert e["notifySecretId"].startswith(f"cloudsync/{graph.stack}/notify-")
+    assert not {"secretString", "secretBinary"} & set(notify.inputs)  # empty: email only
     assert e["region"] == expected(graph)["region"]
     # doctor reads the schedule by name
     assert e["scheduleName"] == graph.one("aws:scheduler/schedule:Schedule").outputs["name"]

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 
+from cloudsync_core.alerts import ChannelUrls
 from cloudsync_core.credentials import SecretStore, StoredCredentials
 from cloudsync_core.sync import account
 from cloudsync_core.tracker import COMPLETED, FAILED, QUEUED
 from cloudsync_local.cloud import LocalCloud
 from cloudsync_local.cloud.requests_log import Call, RequestLog
 from cloudsync_local.simulator import GoProSimulator
+from tests.alert_receiver import AlertReceiver
 from tests.e2e.conftest import FAST_RETRY
 from tests.e2e.harness import Stack
 from tests.infra.conftest import build_stack, stack_config
@@ -65,7 +67,7 @@ def expire_login(stack: Stack) -> None:
         creds, create_missing=True)
 
 
-def scenario(stack: Stack) -> dict[str, str]:
+def scenario(stack: Stack, receiver: AlertReceiver) -> dict[str, str]:
     """What the recorded run does: the nightly job by the schedule over a varied library (an
     expired token renewed, a chaptered and a multi-part video, a burst, a RAW photo, a medium
     that fails for good and is reported), the authenticate function, a resync (a new version
@@ -85,6 +87,10 @@ def scenario(stack: Stack) -> dict[str, str]:
         ),
     }
     expire_login(stack)
+    # A webhook for alerts (the notify secret): the summary and the pause alert go there too.
+    stack.client("secretsmanager").put_secret_value(
+        SecretId=stack.outputs["notify_secret_id"],
+        SecretString=ChannelUrls(webhook=receiver.url("/hook")).as_secret())
     stack.cloud.trigger_schedule()
     stack.cloud.wait_idle(120)
     stack.cloud.invoke("authenticate")
@@ -100,6 +106,12 @@ def scenario(stack: Stack) -> dict[str, str]:
         SecretId=stack.outputs["secret_id"], RotationLambdaARN=stack.cloud.function_arns["rotate"],
         RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=True,
     )
+    # `cloudsync verify --read-data`: the verify function reads every archived object back.
+    rows = [tracker.get("gopro", media[k]) for k in ("chaptered", "big", "burst", "raw")]
+    answer = stack.cloud.invoke("verify", {"provider": "gopro", "objects": [
+        {"media_id": r.media_id, "key": o["key"], "version_id": o["version_id"]}
+        for r in rows if r is not None for o in r.objects]})
+    assert {x["state"] for x in answer["results"]} == {"ok"}, answer
     # Last, as it pauses the stack: GoPro refuses the account while a medium is prepared.
     media["refused"] = lib.add_video(filename="GX010300.MP4", size=1 * MiB, captured_at=NOV)
     stack.sim.faults.add("error", "download", media_id=media["refused"], status=403, count=None)
@@ -112,6 +124,7 @@ def scenario(stack: Stack) -> dict[str, str]:
 def recording() -> Recording:
     """The run, recorded; its cloud is stopped before any test runs (one cloud per process)."""
     log = RequestLog()
+    receiver = AlertReceiver().start()
     with GoProSimulator() as sim:
         cloud = LocalCloud(
             gopro_api_url=sim.base_url, retry=FAST_RETRY,
@@ -122,7 +135,7 @@ def recording() -> Recording:
         try:
             stack = Stack(sim, cloud)
             with log.attached(cloud):
-                media = scenario(stack)
+                media = scenario(stack, receiver)
             # The run did what a user expects, so the requests judged are those of a real run.
             rows = stack.rows()
             archived = ("chaptered", "big", "burst", "raw")
@@ -132,9 +145,12 @@ def recording() -> Recording:
                 stack.assert_archived_exactly(media[key])
             subjects = [m["Subject"] for m in cloud.messages(wait_s=2)]
             assert account.SUBJECT in subjects and "GoPro Sync Partial Failure" in subjects
+            kinds = [b["kind"] for b in receiver.accepted("/hook")]
+            assert kinds.count("run_summary") >= 1 and kinds.count("pause") == 1, kinds
             return Recording(list(log.calls), cloud.outputs(), media)
         finally:
             cloud.stop()
+            receiver.stop()
 
 
 @pytest.fixture(scope="session")

@@ -111,7 +111,10 @@ class StackPolicies:
         table = g.one("aws:dynamodb/table:Table").outputs
         self.table_arn, self.stream_arn = table["arn"], table["streamArn"]
         self.key_arn = g.one("aws:kms/key:Key").outputs["arn"]
-        self.secret_arn = g.one("aws:secretsmanager/secret:Secret").outputs["arn"]
+        self.secret_arn = g.one("aws:secretsmanager/secret:Secret",
+                                "credentials-secret").outputs["arn"]
+        self.notify_secret_arn = g.one("aws:secretsmanager/secret:Secret",
+                                       "credentials-notify").outputs["arn"]
         self.topic_arn = g.one("aws:sns/topic:Topic").outputs["arn"]
         self.state_machine_arn = g.one("aws:sfn/stateMachine:StateMachine").outputs["arn"]
         self.function_arns = {s.name: g.function(s.name).outputs["arn"] for s in FUNCTIONS}
@@ -242,9 +245,11 @@ def _other(call: Call, stack: StackPolicies, local: LocalNames) -> list[IamReque
     source = f"{call.service} {op}"
     ctx = stack.base_context(who)
     if call.service == "secretsmanager":
+        notify = (local.outputs["notify_secret_id"], local.outputs["notify_secret_arn"])
         local.expect("secret", p["SecretId"], local.outputs["secret_id"],
-                     local.outputs["secret_arn"])
-        return [IamRequest(who, stack.roles[who], f"secretsmanager:{op}", stack.secret_arn, ctx,
+                     local.outputs["secret_arn"], *notify)
+        arn = stack.notify_secret_arn if p["SecretId"] in notify else stack.secret_arn
+        return [IamRequest(who, stack.roles[who], f"secretsmanager:{op}", arn, ctx,
                            None, source)]
     if call.service == "sns" and op == "Publish":
         local.expect("topic", p["TopicArn"], local.outputs["topic_arn"])

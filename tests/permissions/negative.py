@@ -30,6 +30,8 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "kms_outside_s3_and_sns": ("ImplicitlyDenied", None),
     "old_policy_upload_part_without_header": ("ExplicitlyDenied", "DenyPutsNotEncryptedWithKms"),
     "missing_key_answers_404": ("Allowed", "ArchiveList"),
+    # The Slack / webhook URLs: the transfer reads the credentials secret, never the notify one.
+    "notify_secret_read_by_transfer": ("ImplicitlyDenied", None),
 }
 
 
@@ -90,6 +92,10 @@ def negative_cases(stack: StackPolicies) -> dict[str, tuple[IamRequest, dict[str
         "missing_key_answers_404": (replace(
             _put(stack, function_principal("finalize"), key, "s3:ListBucket"),
             resource=stack.bucket_arn), None),
+        "notify_secret_read_by_transfer": (IamRequest(
+            TRANSFER, stack.roles[TRANSFER], "secretsmanager:GetSecretValue",
+            stack.notify_secret_arn, stack.base_context(TRANSFER), None,
+            "negative secretsmanager GetSecretValue"), None),
     }
     assert set(cases) == set(EXPECTED)
     assert kms_write.resource_policy == KEY

@@ -60,7 +60,7 @@ UNRECORDED_GRANTS: dict[tuple[str, str], str] = {
         "Lambda's stream poller lists the table's streams; the local player is given the ARN",
     **{(function_principal(f), "s3:ListBucket"):
        "S3 answers a HeadObject of a missing key 404 (not 403) only with it (the 404 case)"
-       for f in ("prepare", "transfer", "finalize")},
+       for f in ("prepare", "transfer", "finalize", "verify")},
     (function_principal("prepare"), "s3:AbortMultipartUpload"):
         "aborts an earlier upload it cannot resume (another plan, a changed source)",
     (function_principal("transfer"), "s3:AbortMultipartUpload"):

@@ -14,12 +14,7 @@ import pytest
 from cloudsync_cli import main as cli
 from cloudsync_cli.commands.login import credentials_from_args
 from cloudsync_cli.errors import CliError
-from cloudsync_core.credentials import (
-    AccessGrant,
-    Authenticator,
-    GoProTokenClient,
-    StoredCredentials,
-)
+from cloudsync_core.credentials import AccessGrant, Authenticator, StoredCredentials
 from cloudsync_core.errors import (
     AccountProblemError,
     AccountRefusedError,
@@ -27,24 +22,13 @@ from cloudsync_core.errors import (
     account_problem_names,
 )
 from cloudsync_core.http import HttpRetryPolicy, new_session
-from cloudsync_core.providers.gopro import GoProProvider
+from cloudsync_core.providers.gopro import GoProProvider, GoProTokenClient
+from cloudsync_core.providers.gopro.auth import LAYOUT
 from cloudsync_core.settings import Settings
 from cloudsync_local.simulator import GoProSimulator
+from tests.unit.auth_doubles import MemoryStore
 
 PASSWORD = "correct horse battery staple"  # the simulator's fake account
-
-
-class MemoryStore:
-    def __init__(self, creds: StoredCredentials) -> None:
-        self.creds = creds
-        self.saved: list[StoredCredentials] = []
-
-    def load(self) -> StoredCredentials:
-        return self.creds
-
-    def save(self, credentials: StoredCredentials) -> None:
-        self.creds = credentials
-        self.saved.append(credentials)
 
 
 @pytest.fixture
@@ -178,7 +162,7 @@ def test_cookie_mode_looks_like_the_web_app(sim: GoProSimulator) -> None:
     sim.auth.require_browser_agent = True  # a browser token from a non-browser: blocked
     token = sim.issue_browser_token()
     grant = AccessGrant(StoredCredentials("gopro", "cookie", token.access_token, None,
-                                          token.user_id))
+                                          token.user_id), layout=LAYOUT)
     assert provider(sim, grant, []).account()["id"] == sim.user_id
     assert sim.stats["forbidden"] == 0 and sim.stats["unauthorized"] == 0
 
@@ -187,7 +171,7 @@ def test_a_refused_cookie_is_tried_as_bearer_once_and_kept(sim: GoProSimulator) 
     sim.auth.browser_channels = {"bearer"}  # this API refuses the cookie
     token = sim.issue_browser_token()
     grant = AccessGrant(StoredCredentials("gopro", "cookie", token.access_token, None,
-                                          token.user_id))
+                                          token.user_id), layout=LAYOUT)
     p = provider(sim, grant, [])
     for _ in range(3):
         assert p.account()["id"] == sim.user_id
@@ -198,7 +182,7 @@ def test_a_refused_cookie_is_tried_as_bearer_once_and_kept(sim: GoProSimulator) 
 def test_a_cookie_accepted_never_tries_bearer(sim: GoProSimulator) -> None:
     token = sim.issue_browser_token()
     grant = AccessGrant(StoredCredentials("gopro", "cookie", token.access_token, None,
-                                          token.user_id))
+                                          token.user_id), layout=LAYOUT)
     p = provider(sim, grant, [])
     p.account()
     p.account()

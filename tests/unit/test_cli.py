@@ -16,8 +16,9 @@ from cloudsync_cli.commands.restore import describe_state
 from cloudsync_cli.commands.sync import listing_text
 from cloudsync_cli.context import Context
 from cloudsync_cli.errors import CliError, FunctionFailed, describe, function_error_message
-from cloudsync_cli.output import Progress, human_bytes, plural, run_progress_text, table
-from cloudsync_cli.runs import follow_run, run_summary
+from cloudsync_cli.output import human_bytes, plural, table
+from cloudsync_cli.progress import JsonView, Note, PlainView, RichView, Snapshot, view_for
+from cloudsync_cli.runs import Polling, follow_run, run_summary
 from cloudsync_cli.stack import LOCAL_ENDPOINT_URL, Aws, StackOutputs, Target
 from cloudsync_core.errors import (
     CredentialsMissingError,
@@ -26,6 +27,8 @@ from cloudsync_core.errors import (
 )
 from cloudsync_core.sync.listing import new_run_id
 from cloudsync_core.tracker import RunRecord
+
+MiB = 1024 * 1024
 
 # --- parsing --------------------------------------------------------------------------------
 
@@ -228,6 +231,8 @@ def test_main_prints_one_line_and_debug_prints_the_traceback(
         raise ReauthenticationRequiredError("the refresh token was revoked")
 
     monkeypatch.setattr("cloudsync_cli.commands.status.run_status", explode)
+    monkeypatch.setattr("cloudsync_cli.context.check_endpoint", lambda url, reason: None)
+    monkeypatch.setattr("cloudsync_cli.context.Context.fresh_local_cloud", lambda self: None)
     err = io.StringIO()
     assert cli.main(["--endpoint-url", "http://127.0.0.1:9", "status"], err=err) == 1
     lines = err.getvalue().splitlines()
@@ -261,36 +266,57 @@ def test_table_aligns_columns() -> None:
     assert lines[4] == "b            -"
 
 
-def test_progress_on_a_pipe_prints_changes_at_most_every_interval() -> None:
+def snap(**kw: Any) -> Snapshot:
+    base: dict[str, Any] = {"run_id": "r", "queued": 10, "archived": 3, "failed": 0,
+                            "deleted": 0, "other": 0, "in_flight": 2, "bytes": 12 * MiB,
+                            "expected_bytes": 40 * MiB, "elapsed_s": 30.0}
+    return Snapshot(**{**base, **kw})
+
+
+def test_plain_view_prints_a_line_per_interval_and_notes_at_once() -> None:
     stream = io.StringIO()
     now = [0.0]
-    progress = Progress(stream, every_s=2.0, clock=lambda: now[0])
-    progress.update("a")
-    progress.update("b")  # too soon
-    now[0] = 3.0
-    progress.update("b")
-    progress.update("b")  # unchanged
-    progress.done("c")  # the final state is always shown
-    assert stream.getvalue() == "a\nb\nc\n"
+    view = PlainView(stream, every_s=5.0, clock=lambda: now[0])
+    view.show(snap(), [])
+    now[0] = 1.0
+    view.show(snap(bytes=13 * MiB), [Note("retry", "gopro/m1 (a.mp4): retrying", "gopro/m1")])
+    now[0] = 6.0
+    view.show(snap(bytes=20 * MiB, rate=2 * MiB), [])
+    view.end(snap(archived=7, failed=3, in_flight=0, bytes=40 * MiB))
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == ("[   30s] 12.0 MiB of ~40.0 MiB  -/s  ETA ? | 3 archived, 2 in flight, "
+                        "5 queued, 0 failed")
+    assert lines[1] == "  ! gopro/m1 (a.mp4): retrying"
+    assert lines[2].startswith("[   30s] 20.0 MiB of ~40.0 MiB  2.0 MiB/s  ETA 10s")
+    assert lines[3] == ("Run r FAILED: 7 archived, 3 FAILED of 10 media; 40.0 MiB in 30s "
+                        "(1.3 MiB/s)")
+    assert len(lines) == 4
 
 
-def test_progress_on_a_terminal_redraws_one_line() -> None:
+def test_json_view_writes_one_event_per_line() -> None:
+    stream = io.StringIO()
+    view = JsonView(stream)
+    view.show(snap(), [Note("paused", "the stack is paused")])
+    view.end(snap(archived=10, in_flight=0, bytes=40 * MiB))
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [e["event"] for e in events] == ["paused", "progress", "end"]
+    assert events[1]["bytes"] == 12 * MiB and events[1]["waiting"] == 5
+    assert events[2]["text"].startswith("Run r finished: 10 archived of 10 media")
+
+
+def test_view_for_picks_rich_on_a_terminal_and_json_when_asked() -> None:
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
+    assert isinstance(view_for(Tty(), as_json=False), RichView)
+    assert isinstance(view_for(io.StringIO(), as_json=False), PlainView)
+    assert isinstance(view_for(Tty(), as_json=True), JsonView)
     stream = Tty()
-    progress = Progress(stream)
-    progress.update("long text")
-    progress.update("short")
-    progress.done()
-    assert stream.getvalue() == "\rlong text\rshort    \n"
-
-
-def test_run_progress_text() -> None:
-    text = run_progress_text(3, 10, 12 * 1024 * 1024, 40 * 1024 * 1024)
-    assert text == "[#######.................] 3/10 media  12.0 MiB of ~40.0 MiB"
-    assert "(still listing)" in run_progress_text(0, 0, 0, 0, listing=True)
+    view = view_for(stream, as_json=False)
+    view.show(snap(), [])
+    view.end(snap(archived=9, failed=1, in_flight=0))
+    assert "Run r FAILED: 9 archived, 1 FAILED of 10 media" in stream.getvalue()
 
 
 def test_listing_text() -> None:
@@ -327,32 +353,42 @@ def record(**kw: Any) -> RunRecord:
     return RunRecord(**{**base, **kw})
 
 
+class Seen:
+    def __init__(self) -> None:
+        self.runs: list[RunRecord] = []
+        self.end: list[RunRecord | None] = []
+
+    def seen(self, run: RunRecord) -> None:
+        self.runs.append(run)
+
+    def ended(self, run: RunRecord | None) -> None:
+        self.end.append(run)
+
+
 def test_a_run_that_queued_nothing_is_done_at_once() -> None:
     tracker = FakeTracker([None])
-    assert follow_run(tracker, "r", queued_hint=0, progress=None,  # type: ignore[arg-type]
-                      sleep=lambda s: None) is None
+    assert follow_run(tracker, "r", queued_hint=0,  # type: ignore[arg-type]
+                      polling=Polling(sleep=lambda s: None)) is None
     assert tracker.reads == 1
 
 
-def test_follow_until_done_with_progress() -> None:
+def test_follow_until_done_tells_the_observer() -> None:
     tracker = FakeTracker([
         record(listing=True, queued=0),
         record(queued=2, completed=1, bytes=10, expected_bytes=20),
         record(queued=2, completed=1, deleted=1, bytes=10, expected_bytes=20),
     ])
-    stream = io.StringIO()
     now = [0.0]
 
     def sleep(s: float) -> None:
         now[0] += 5
 
-    run = follow_run(tracker, "r", queued_hint=2,  # type: ignore[arg-type]
-                     progress=Progress(stream, clock=lambda: now[0]), sleep=sleep,
-                     clock=lambda: now[0])
+    seen = Seen()
+    run = follow_run(tracker, "r", queued_hint=2, observer=seen,  # type: ignore[arg-type]
+                     polling=Polling(sleep=sleep, clock=lambda: now[0]))
     assert run is not None and run.done and run.deleted == 1
-    lines = stream.getvalue().splitlines()
-    assert lines[0].endswith("(still listing)")
-    assert lines[-1].startswith("[########################] 2/2 media")
+    assert [r.listing for r in seen.runs] == [True, False]
+    assert seen.end == [run]
 
 
 def test_follow_gives_up_after_the_timeout() -> None:
@@ -362,9 +398,12 @@ def test_follow_gives_up_after_the_timeout() -> None:
     def sleep(s: float) -> None:
         now[0] += 1
 
-    with pytest.raises(CliError, match=r"has not finished after 3 s \(1 of 3 media finished"):
-        follow_run(tracker, "r", queued_hint=3, progress=None,  # type: ignore[arg-type]
-                   timeout_s=3, sleep=sleep, clock=lambda: now[0])
+    seen = Seen()
+    with pytest.raises(CliError, match=r"has not finished after 3 s \(1 of 3 media finished"
+                       r".*cloudsync watch r"):
+        follow_run(tracker, "r", queued_hint=3, observer=seen,  # type: ignore[arg-type]
+                   polling=Polling(timeout_s=3, sleep=sleep, clock=lambda: now[0]))
+    assert seen.end == [None]
 
 
 def test_run_summary_text() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cloudsync_cli import cost
+from cloudsync_defs.functions import FUNCTIONS
 from cloudsync_defs.lifecycle import POLICIES
 
 PRICES = cost.load_prices()
@@ -142,11 +143,60 @@ def test_cli_refuses_nonsense(capsys: pytest.CaptureFixture[str]) -> None:
     assert cost.run(parse("--months", "0")) == 2
 
 
+@pytest.mark.parametrize(("argv", "says"), [
+    (("--gb", "0"), "--gb must be more than 0 and at most 1,000,000,000, not 0"),
+    (("--videos", "0"), "--videos must be at least 1, not 0"),
+    (("--gb", "inf"), "--gb must be more than 0 and at most 1,000,000,000, not inf"),
+    (("--gb", "nan"), "--gb must be more than 0 and at most 1,000,000,000, not nan"),
+    (("--gb", "1e308"), "--gb must be more than 0 and at most 1,000,000,000, not 1e+308"),
+    (("--months", "100000"), "--months must be between 1 and 120, not 100000"),
+])
+def test_bad_library_or_months_is_one_clear_line_and_a_failure(
+    argv: tuple[str, ...], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 14: ``--gb 0`` printed the 100 GB default, ``--gb inf`` crashed (OverflowError)."""
+    assert cost.run(parse(*argv)) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"cloudsync cost: {says}\n"
+
+
+def test_months_name_the_cumulative_column(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14: ``--months 24`` kept the text table's "12 months" column."""
+    assert cost.run(parse("--gb", "100", "--months", "24")) == 0
+    text = capsys.readouterr().out
+    header = next(line for line in text.splitlines() if line.startswith("| library"))
+    assert header.rstrip(" |").endswith("24 months") and "12 months" not in header
+    row = next(line for line in text.splitlines() if "| default " in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    two_years = cost.model(PRICES, USAGE, cost.Library(1_000, 100.0), "default").cumulative(24)
+    assert cells[-1] == cost.money(two_years[-1])
+
+
+def test_monitoring_counts_come_from_the_catalogs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Custom metric-months from cloudsync_core.metrics, alarm metrics from the alarms catalog,
+    per-function alarms from the function catalog: no count kept by hand."""
+    from cloudsync_core import metrics
+    from cloudsync_defs import alarms
+
+    assert USAGE.functions == len(FUNCTIONS)
+    assert USAGE.custom_metric_count == sum(m.series for m in metrics.CUSTOM_METRICS) == 13
+    extra = alarms.AlarmDef("Stuck-Media", "stuckMedia", "media claimed for hours",
+                            alarms.Reads.CUSTOM, metrics.NAMESPACE, "MediaStuck", "Maximum", 0,
+                            essential=True)
+    before = cost.alarm_metric_count("essential", True)
+    monkeypatch.setattr(alarms, "ALARMS", (*alarms.ALARMS, extra))
+    assert cost.alarm_metric_count("essential", True) == before + 1
+    assert cost.alarm_metric_count("essential", False) == 4  # a custom one needs the metrics
+
+
 def test_the_default_stack_costs_under_five_dollars_a_month_fixed() -> None:
     """Issue 13: KMS key, secret and the four essential alarms; no custom metrics."""
     fixed = cost.model(PRICES, USAGE, LIB, "default").monthly_fixed()
     assert USAGE.custom_metrics == 0 and USAGE.alarm_metrics == 4
-    assert fixed.total == pytest.approx(PRICES["kms_key_month"] + PRICES["secret_month"]
+    # two secrets: the credentials and the notify secret (Slack / webhook URLs), $0.40 each
+    assert USAGE.secrets == 2
+    assert fixed.total == pytest.approx(PRICES["kms_key_month"] + 2 * PRICES["secret_month"]
                                         + 4 * PRICES["cloudwatch_alarm_metric_month"])
     assert fixed.total < 5.0
 
@@ -160,9 +210,10 @@ def test_every_monitoring_option_is_priced() -> None:
     metric, alarm = PRICES["cloudwatch_metric_month"], PRICES["cloudwatch_alarm_metric_month"]
     # custom metrics: 13 metric-months and the three alarms on them
     assert fixed(True, "essential") - base == pytest.approx(13 * metric + 3 * alarm)
-    # all alarms: errors and throttles per function (9 each)
-    assert fixed(False, "all") - base == pytest.approx(18 * alarm)
-    assert fixed(True, "all") == pytest.approx(base + 13 * metric + 21 * alarm)
+    # all alarms: errors and throttles per function of the catalog
+    per_function = 2 * len(FUNCTIONS)
+    assert fixed(False, "all") - base == pytest.approx(per_function * alarm)
+    assert fixed(True, "all") == pytest.approx(base + 13 * metric + (3 + per_function) * alarm)
     with pytest.raises(ValueError, match="alarms"):
         USAGE.stack(custom_metrics=False, alarms="some")
 
@@ -195,7 +246,8 @@ def test_cli_shows_the_monitoring_choice(capsys: pytest.CaptureFixture[str]) -> 
     assert "Recommended transfer memory:" in text
     assert cost.run(parse("--gb", "100", "--custom-metrics", "--alarms", "all", "--json")) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["stack"] == "alarms all (25 alarm metrics), custom metrics on"
+    alarm_metrics = 4 + 3 + 2 * len(FUNCTIONS)  # essential, custom, errors and throttles
+    assert data["stack"] == f"alarms all ({alarm_metrics} alarm metrics), custom metrics on"
     fixed = data["estimates"][0]["first_month_items"]
     assert fixed["CloudWatch custom metrics"] == pytest.approx(3.9)
-    assert fixed["CloudWatch alarms"] == pytest.approx(2.5)
+    assert fixed["CloudWatch alarms"] == pytest.approx(alarm_metrics * 0.10)

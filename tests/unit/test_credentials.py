@@ -6,24 +6,15 @@ import base64
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 import requests
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 
-from cloudsync_core.credentials import (
-    BROWSER_USER_AGENT,
-    AccessGrant,
-    Authenticator,
-    GoProTokenClient,
-    StoredCredentials,
-    jwt_expiry,
-)
+from cloudsync_core.credentials import AccessGrant, Authenticator, StoredCredentials, jwt_expiry
 from cloudsync_core.errors import (
     AuthError,
     CredentialsMissingError,
@@ -33,7 +24,9 @@ from cloudsync_core.errors import (
     TransientError,
 )
 from cloudsync_core.http import HttpRetryPolicy
+from cloudsync_core.providers.gopro.auth import BROWSER_USER_AGENT, LAYOUT, GoProTokenClient
 from cloudsync_core.settings import Settings
+from tests.unit.auth_doubles import FakeTransport, MemoryStore, Reply, in_threads
 
 NOW = 1_750_000_000.0
 ACCESS = "SECRET-ACCESS-aaaa"
@@ -54,22 +47,9 @@ def oauth(expires_at: float | None = NOW + 7200, refresh: str | None = REFRESH,
     return StoredCredentials("gopro", "oauth", ACCESS, refresh, "user-1", expires_at, NOW - 10)
 
 
-class MemoryStore:
-    def __init__(self, creds: StoredCredentials | None) -> None:
-        self.creds = creds
-        self.saved: list[StoredCredentials] = []
-
-    def load(self) -> StoredCredentials:
-        if self.creds is None:
-            raise CredentialsMissingError("nothing stored: run `cloudsync login`")
-        return self.creds
-
-    def save(self, credentials: StoredCredentials) -> None:
-        self.creds = credentials
-        self.saved.append(credentials)
-
-
 class FakeTokens:
+    layout = LAYOUT  # GoPro's: the messages the tests read are GoPro's
+
     def __init__(self, refresh_token: str | None = NEW_REFRESH,
                  fail: Exception | None = None) -> None:
         self.calls: list[StoredCredentials] = []
@@ -143,7 +123,8 @@ def test_grant_applies_per_mode() -> None:
     assert headers == {"Authorization": f"Bearer {ACCESS}"} and cookies == {}
 
     headers = {"Authorization": "stale"}
-    AccessGrant(StoredCredentials("gopro", "cookie", "jwe", None, "u9")).apply(headers, cookies)
+    AccessGrant(StoredCredentials("gopro", "cookie", "jwe", None, "u9"), layout=LAYOUT).apply(
+        headers, cookies)
     # cookie mode looks like the web app: a browser's User-Agent, its Origin and Referer
     assert headers == {"User-Agent": BROWSER_USER_AGENT, "Origin": "https://gopro.com",
                        "Referer": "https://gopro.com/"}
@@ -166,11 +147,7 @@ def test_grant_renews_once_for_many_threads() -> None:
         barrier.wait(timeout=5)
         grant.renew(generation)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work, 8)
     assert calls == [1] and grant.generation == 1
     headers: dict[str, str] = {}
     grant.apply(headers, {})
@@ -180,7 +157,7 @@ def test_grant_renews_once_for_many_threads() -> None:
 
 def test_grant_without_renewer_needs_a_person() -> None:
     with pytest.raises(ReauthenticationRequiredError) as e:
-        AccessGrant(StoredCredentials("gopro", "cookie", "jwe")).renew()
+        AccessGrant(StoredCredentials("gopro", "cookie", "jwe"), layout=LAYOUT).renew()
     assert "--cookie-token" in str(e.value)
 
 
@@ -192,6 +169,25 @@ def test_fresh_oauth_token_is_used_as_is() -> None:
     grant = Authenticator(store, tokens, lambda: NOW).ensure_fresh(1800)
     assert tokens.calls == [] and store.saved == []
     assert grant.mode == "oauth" and grant.user_id == "user-1"
+
+
+def test_another_providers_login_is_never_sent_to_this_providers_token_endpoint() -> None:
+    store = MemoryStore(replace(oauth(NOW - 5), provider="tinycloud"))
+    tokens = FakeTokens()
+    with pytest.raises(CredentialsMissingError) as e:
+        Authenticator(store, tokens, lambda: NOW).ensure_fresh(1800)
+    assert tokens.calls == [] and store.saved == []
+    assert "for tinycloud, not gopro" in str(e.value) and ACCESS not in str(e.value)
+
+
+def test_a_login_mode_the_provider_does_not_accept_is_never_used() -> None:
+    class OAuthOnly(FakeTokens):
+        layout = replace(LAYOUT, modes=("oauth",))
+
+    store = MemoryStore(StoredCredentials("gopro", "cookie", "jwe", None, "u"))
+    with pytest.raises(CredentialsMissingError) as e:
+        Authenticator(store, OAuthOnly(), lambda: NOW).ensure_fresh(1800)
+    assert "cookie login is not one GoPro accepts" in str(e.value)
 
 
 @pytest.mark.parametrize("expires_at", [NOW + 600, NOW - 5, None])
@@ -309,36 +305,6 @@ def test_status_has_facts_only() -> None:
 
 # --- GoProTokenClient -----------------------------------------------------------------------
 
-Reply = tuple[int, Mapping[str, str], Any] | BaseException
-
-
-class FakeTransport(BaseAdapter):
-    def __init__(self, handler: Callable[[requests.PreparedRequest], Reply]) -> None:
-        super().__init__()
-        self.handler = handler
-        self.requests: list[requests.PreparedRequest] = []
-
-    def send(
-        self, request: requests.PreparedRequest, stream: bool = False, timeout: object = None,
-        verify: object = True, cert: object = None, proxies: object = None,
-    ) -> requests.Response:
-        assert timeout is not None
-        self.requests.append(request)
-        reply = self.handler(request)
-        if isinstance(reply, BaseException):
-            raise reply
-        status, headers, body = reply
-        response = requests.Response()
-        response.status_code = status
-        response.headers = CaseInsensitiveDict(headers)
-        response._content = json.dumps(body).encode() if not isinstance(body, bytes) else body
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        pass
-
-
 def settings(client_id: str = "web-client", secret: str = "web-secret") -> Settings:  # noqa: S107
     return Settings(
         table="", bucket="", secret_id="s", topic_arn="", state_machine_arn="",
@@ -350,7 +316,7 @@ def settings(client_id: str = "web-client", secret: str = "web-secret") -> Setti
 
 def token_client(handler: Callable[[requests.PreparedRequest], Reply],
                  **kw: Any) -> tuple[GoProTokenClient, FakeTransport, list[float]]:
-    transport = FakeTransport(handler)
+    transport = FakeTransport(handler, require_timeout=True)
     session = requests.Session()
     session.mount("https://", transport)
     waits: list[float] = []

@@ -5,20 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from cloudsync_core.credentials import Authenticator, StoredCredentials
-
-
-class MemoryStore:
-    def __init__(self, creds: StoredCredentials) -> None:
-        self.creds = creds
-
-    def load(self) -> StoredCredentials:
-        return self.creds
-
-    def save(self, credentials: StoredCredentials) -> None:
-        self.creds = credentials
+from cloudsync_core.providers.gopro.auth import LAYOUT
+from tests.unit.auth_doubles import MemoryStore
 
 
 class RecordingTokens:
+    layout = LAYOUT
     def __init__(self) -> None:
         self.seen: list[Any] = []
 

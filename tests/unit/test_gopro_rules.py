@@ -11,7 +11,7 @@ import pytest
 from cloudsync_core.errors import IncompleteMediumError, InvalidMediaError, NotMediaError
 from cloudsync_core.models import MediaItem, SourceFile
 from cloudsync_core.providers.gopro import parse_media_item
-from cloudsync_core.providers.gopro_originals import (
+from cloudsync_core.providers.gopro.originals import (
     RULE_NAMES,
     RULES,
     chapter_filename,

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from cloudsync_core.contract import UploadPlan
 from cloudsync_core.errors import SourceChangedError
 from cloudsync_core.sync.origin_check import (
     MAX_RESTARTS,
@@ -165,23 +166,28 @@ def test_verdict_metadata_is_short_ascii() -> None:
 # --- the workflow's side: pins, restarts, what is still to send, create-time metadata ---------
 
 
+def plan(**fields: object) -> UploadPlan:
+    """An upload record with only ``fields`` set (as ``UploadPlan.from_payload`` reads it)."""
+    return UploadPlan.from_payload({"key": "k", "size": 10, "part_size": 10, **fields})
+
+
 def test_a_changed_version_is_recognised_and_restarts_are_bounded() -> None:
     info = SourceInfo(10, True, '"v2"', "Tue, 02 Jun 2026 10:00:00 GMT")
-    assert source_changed({"origin_etag": '"v1"'}, info)
-    assert source_changed({"last_modified": "Mon, 01 Jun 2026 10:00:00 GMT"}, info)
-    assert source_changed({"source_changed": True, "origin_etag": '"v2"'}, info)
-    assert not source_changed({"origin_etag": '"v2"'}, info)
-    assert not source_changed({}, info)  # begun before validators were recorded
-    assert restarts(None) == 0 and restarts({"restarts": 2}) == 2
-    assert restarts({"source_changed": True, "restarts": 2}) == 3
+    assert source_changed(plan(origin_etag='"v1"'), info)
+    assert source_changed(plan(last_modified="Mon, 01 Jun 2026 10:00:00 GMT"), info)
+    assert source_changed(plan(source_changed=True, origin_etag='"v2"'), info)
+    assert not source_changed(plan(origin_etag='"v2"'), info)
+    assert not source_changed(plan(), info)  # begun before validators were recorded
+    assert restarts(None) == 0 and restarts(plan(restarts=2)) == 2
+    assert restarts(plan(source_changed=True, restarts=2)) == 3
     with pytest.raises(SourceChangedError):
-        restarts({"source_changed": True, "restarts": MAX_RESTARTS})
+        restarts(plan(source_changed=True, restarts=MAX_RESTARTS))
 
 
 def test_parts_without_a_recorded_md5_are_sent_again() -> None:
-    upload = {"origin_part": 5 * MIB, "md5": {"1": "a" * 32, "3": "c" * 32}}
+    upload = plan(origin_part=5 * MIB, md5={"1": "a" * 32, "3": "c" * 32})
     assert parts_to_send(upload, 4, {1: object(), 2: object(), 3: object()}) == [2, 4]
-    assert parts_to_send({"md5": {}}, 3, {1: object(), 2: object()}) == [3]  # none needed
+    assert parts_to_send(plan(md5={}), 3, {1: object(), 2: object()}) == [3]  # none needed
 
 
 def test_create_time_metadata_only_promises_what_completion_enforces() -> None:
@@ -191,6 +197,6 @@ def test_create_time_metadata_only_promises_what_completion_enforces() -> None:
     assert create_metadata(guessed)["origin-check"] == "pending"  # decided by a tag later
     none = create_metadata(plan_origin(None, 123 * MIB, OUR_PART))
     assert (none["origin-check"], none["origin-why"]) == (UNKNOWN, "the source sent no ETag")
-    pin = pin_of({"origin_etag": '"e"', "last_modified": None, "size": 7})
+    pin = pin_of(plan(origin_etag='"e"', last_modified=None, size=7))
     assert pin == SourcePin('"e"', None, 7) and pin.if_match() == {"If-Match": '"e"'}
     assert SourcePin('W/"e"', None, 7).if_match() == {}

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -13,8 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 
 from cloudsync_core.credentials import AccessGrant, StoredCredentials
 from cloudsync_core.errors import (
@@ -36,7 +32,9 @@ from cloudsync_core.providers.gopro import (
     parse_time,
     select_originals,
 )
+from cloudsync_core.providers.gopro.auth import LAYOUT
 from cloudsync_core.settings import Settings
+from tests.unit.auth_doubles import FakeTransport, Handler, Reply, in_threads
 
 API = "https://gopro.test"
 TOKEN = "SECRET-ACCESS-TOKEN-0123456789"
@@ -45,53 +43,6 @@ COOKIE_TOKEN = "SECRET-COOKIE-JWE.a.b.c.d"
 SIGNATURE = "SIGNATURE-SECRET-XYZ"
 NOW = 1_750_000_000.0
 
-Reply = tuple[int, Mapping[str, str], Any] | BaseException
-Handler = Callable[[requests.PreparedRequest], Reply]
-
-
-class FakeTransport(BaseAdapter):
-    """A requests transport answering from a Python function; records every request."""
-
-    def __init__(self, handler: Handler) -> None:
-        super().__init__()
-        self.handler = handler
-        self.requests: list[requests.PreparedRequest] = []
-        self.timeouts: list[object] = []
-        self.lock = threading.Lock()
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: object = None,
-        verify: object = True,
-        cert: object = None,
-        proxies: object = None,
-    ) -> requests.Response:
-        with self.lock:
-            self.requests.append(request)
-            self.timeouts.append(timeout)
-        reply = self.handler(request)
-        if isinstance(reply, BaseException):
-            raise reply
-        status, headers, body = reply
-        response = requests.Response()
-        response.status_code = status
-        response.headers = CaseInsensitiveDict(headers)
-        if isinstance(body, bytes):
-            response._content = body
-        elif isinstance(body, str):
-            response._content = body.encode()
-        else:
-            response._content = json.dumps(body).encode()
-            response.headers.setdefault("Content-Type", "application/json")
-        response.url = request.url or ""
-        response.request = request
-        response.encoding = "utf-8"
-        return response
-
-    def close(self) -> None:
-        pass
 
 
 def make_session(handler: Handler) -> tuple[requests.Session, FakeTransport]:
@@ -135,7 +86,7 @@ def oauth_grant(renewals: list[int] | None = None) -> AccessGrant:
             renewals.append(1)
         return StoredCredentials("gopro", "oauth", NEW_TOKEN, "SECRET-REFRESH-2", "u1")
 
-    return AccessGrant(creds, renew)
+    return AccessGrant(creds, renew, LAYOUT)
 
 
 def provider(handler: Handler, grant: AccessGrant | None = None, sleeps: Sleeps | None = None,
@@ -282,7 +233,8 @@ def query_of(p: GoProProvider, filters: ListFilters) -> dict[str, str]:
 
 
 def test_cookie_mode_sends_cookies_never_a_header() -> None:
-    grant = AccessGrant(StoredCredentials("gopro", "cookie", COOKIE_TOKEN, None, "user-77"))
+    grant = AccessGrant(StoredCredentials("gopro", "cookie", COOKIE_TOKEN, None, "user-77"),
+                        layout=LAYOUT)
     p, transport, _ = provider(library([item(1)]), grant=grant)
     list(p.list_media(ListFilters()))
     request = transport.requests[0]
@@ -517,7 +469,8 @@ def test_401_after_renewal_needs_a_person() -> None:
 
 
 def test_401_with_a_browser_token_cannot_renew() -> None:
-    grant = AccessGrant(StoredCredentials("gopro", "cookie", COOKIE_TOKEN, None, "u"))
+    grant = AccessGrant(StoredCredentials("gopro", "cookie", COOKIE_TOKEN, None, "u"),
+                        layout=LAYOUT)
     p, transport, _ = provider(lambda r: (401, {}, {}), grant=grant)
     with pytest.raises(ReauthenticationRequiredError) as e:
         p.originals(mid(1))
@@ -547,11 +500,7 @@ def test_concurrent_401s_renew_once() -> None:
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work, 4)
     assert errors == [] and renewals == [1]
 
 
@@ -628,7 +577,8 @@ def test_no_secret_reaches_an_error_or_a_log(caplog: pytest.LogCaptureFixture) -
     messages: list[str] = []
     scenarios: list[tuple[Handler, AccessGrant]] = [
         (lambda r: (401, {}, {"token": TOKEN}), oauth_grant()),
-        (lambda r: (401, {}, {}), AccessGrant(StoredCredentials("gopro", "cookie", COOKIE_TOKEN))),
+        (lambda r: (401, {}, {}),
+         AccessGrant(StoredCredentials("gopro", "cookie", COOKIE_TOKEN), layout=LAYOUT)),
         (lambda r: (500, {}, signed("x")), oauth_grant()),
         (lambda r: (429, {"Retry-After": "1"}, {}), oauth_grant()),
         (lambda r: requests.ConnectionError(signed("x")), oauth_grant()),

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from cloudsync_core.credentials import Authenticator, GoProTokenClient, StoredCredentials
+from cloudsync_core.credentials import Authenticator, StoredCredentials
 from cloudsync_core.errors import (
     DeletedAtSourceError,
     ReauthenticationRequiredError,
@@ -17,24 +17,12 @@ from cloudsync_core.http import HttpRetryPolicy, new_session
 from cloudsync_core.keys import object_key
 from cloudsync_core.models import ListFilters, SourceFile
 from cloudsync_core.providers import create_provider
-from cloudsync_core.providers.gopro import GoProProvider
+from cloudsync_core.providers.gopro import GoProProvider, GoProTokenClient
 from cloudsync_core.settings import Settings
 from cloudsync_local.simulator import GoProSimulator, links
+from tests.unit.auth_doubles import MemoryStore
 
 CLIENT_ID, CLIENT_SECRET = "sim-client", "sim-secret"
-
-
-class MemoryStore:
-    def __init__(self, creds: StoredCredentials) -> None:
-        self.creds = creds
-        self.saved: list[StoredCredentials] = []
-
-    def load(self) -> StoredCredentials:
-        return self.creds
-
-    def save(self, credentials: StoredCredentials) -> None:
-        self.creds = credentials
-        self.saved.append(credentials)
 
 
 @pytest.fixture

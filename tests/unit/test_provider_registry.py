@@ -1,26 +1,33 @@
-"""A second provider plugs in without touching the core: it is defined only in this test."""
+"""A second provider plugs in without touching the core: it is defined only in this test, and
+registered by one line (its ``ProviderSpec``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import pytest
 import requests
 
-from cloudsync_core.credentials import AccessGrant, StoredCredentials
+from cloudsync_core.credentials import AccessGrant, SecretLayout, StoredCredentials
 from cloudsync_core.errors import ConfigurationError, UnknownProviderError
 from cloudsync_core.keys import object_key
 from cloudsync_core.models import ListFilters, MediaItem, SourceFile
 from cloudsync_core.providers import (
     CloudProvider,
     Page,
+    ProviderSpec,
     create_provider,
+    display_name,
+    provider_spec,
     register_provider,
     registered_providers,
+    token_client,
     unregister_provider,
 )
-from cloudsync_core.providers.gopro import GoProProvider
+from cloudsync_core.providers.gopro import GOPRO, GoProProvider, GoProTokenClient
+from cloudsync_core.providers.gopro.originals import RULES
 from cloudsync_core.settings import Settings
 
 SETTINGS = Settings(
@@ -56,9 +63,29 @@ class TinyCloud(CloudProvider):
         return {"id": "tiny"}
 
 
+class TinyTokens:
+    """Its token client: this tiny cloud's tokens never need renewing."""
+
+    layout = SecretLayout(provider="tinycloud", display_name="TinyCloud")
+
+    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+        self.settings = settings
+
+    def refresh(self, credentials: StoredCredentials) -> StoredCredentials:
+        return credentials
+
+    def password_login(self, username: str, password: str,
+                       client_secret: str | None = None) -> StoredCredentials:
+        return StoredCredentials("tinycloud", "oauth", f"tok-{username}")
+
+
+TINY = ProviderSpec(name="tinycloud", factory=TinyCloud, token_client=TinyTokens,
+                    secret=TinyTokens.layout)
+
+
 @pytest.fixture
 def tiny() -> Iterator[None]:
-    register_provider("tinycloud", TinyCloud)
+    register_provider(TINY)
     yield
     unregister_provider("tinycloud")
 
@@ -69,8 +96,19 @@ def test_gopro_is_registered() -> None:
     assert isinstance(provider, GoProProvider) and provider.name == "gopro"
 
 
+def test_gopro_brings_its_auth_rules_and_name() -> None:
+    spec = provider_spec("gopro")
+    assert spec is GOPRO and spec.display_name == "GoPro" and display_name("gopro") == "GoPro"
+    assert isinstance(token_client("gopro", SETTINGS), GoProTokenClient)
+    assert spec.rules == RULES and spec.secret.modes == ("oauth", "cookie")
+    assert spec.secret.secret_name == "gopro-credentials"
+    assert display_name("") == "GoPro" and display_name("dropbox") == "dropbox"
+
+
 def test_a_second_provider_is_addable(tiny: None) -> None:
     assert {"gopro", "tinycloud"} <= set(registered_providers())
+    assert display_name("tinycloud") == "TinyCloud"
+    assert isinstance(token_client("tinycloud", SETTINGS), TinyTokens)
     provider = create_provider("tinycloud", settings=SETTINGS, grant=GRANT)
     listed = list(provider.list_media(ListFilters()))
     assert [m.media_id for m in listed] == ["a1", "a2", "a3", "a4"]  # deduplicated by the base
@@ -85,16 +123,18 @@ def test_unknown_and_bad_names() -> None:
     assert "gopro" in str(e.value)
     for bad in ("", "#run", "Gopro", "a/b", "x" * 40):
         with pytest.raises(ConfigurationError):
-            register_provider(bad, TinyCloud)
+            register_provider(replace(TINY, name=bad, secret=replace(TINY.secret, provider=bad)))
+    with pytest.raises(ConfigurationError):  # a layout for another provider's logins
+        replace(TINY, secret=GOPRO.secret)
 
 
 def test_re_registering_needs_replace(tiny: None) -> None:
-    register_provider("tinycloud", TinyCloud)  # the same factory again is harmless
+    register_provider(TINY)  # the same spec again is harmless
 
     def other(**kw: Any) -> CloudProvider:
         return TinyCloud(**kw)
 
     with pytest.raises(ConfigurationError):
-        register_provider("tinycloud", other)
-    register_provider("tinycloud", other, replace=True)
+        register_provider(replace(TINY, factory=other))
+    register_provider(replace(TINY, factory=other), replace=True)
     assert isinstance(create_provider("tinycloud", settings=SETTINGS, grant=GRANT), TinyCloud)

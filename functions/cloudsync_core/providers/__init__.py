@@ -1,54 +1,50 @@
-"""The provider registry: a name -> a factory building a ``CloudProvider``.
+"""Providers by name: the catalog (``registry.py``) as everything else reads it.
 
-Adding a provider touches nothing here: its module calls ``register_provider("name", Factory)``
-(the factory is usually the class itself, taking ``settings``, ``grant`` and ``session`` by
-keyword). GoPro is registered below.
+``provider_spec(name)`` is what a provider brings (``base.ProviderSpec``), ``create_provider``
+builds one over a grant, ``token_client`` builds its token client. Tests add a provider for their
+own duration with ``register_provider(spec)`` (one line) and ``unregister_provider(name)``.
 """
 
 from __future__ import annotations
 
-import re
 import threading
-from typing import Protocol
 
 import requests
 
-from ..credentials import AccessGrant
+from ..credentials import AccessGrant, TokenClient
 from ..errors import ConfigurationError, UnknownProviderError
 from ..settings import Settings
-from .base import CloudProvider, Page
+from .base import CloudProvider, Page, ProviderFactory, ProviderSpec, TokenClientFactory
+from .registry import DEFAULT_PROVIDER, PROVIDERS
 
 __all__ = [
+    "DEFAULT_PROVIDER",
     "CloudProvider",
     "Page",
     "ProviderFactory",
+    "ProviderSpec",
+    "TokenClientFactory",
     "create_provider",
+    "display_name",
+    "provider_spec",
     "register_provider",
     "registered_providers",
+    "token_client",
+    "unregister_provider",
 ]
 
-# Same rule as keys.archive_prefix: the name becomes the archive's top folder and a table key.
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-
-
-class ProviderFactory(Protocol):
-    def __call__(
-        self, *, settings: Settings, grant: AccessGrant, session: requests.Session | None
-    ) -> CloudProvider: ...
-
-
-_registry: dict[str, ProviderFactory] = {}
+_registry: dict[str, ProviderSpec] = {spec.name: spec for spec in PROVIDERS}
 _lock = threading.Lock()
 
 
-def register_provider(name: str, factory: ProviderFactory, *, replace: bool = False) -> None:
-    """Make ``name`` available to ``create_provider``. Re-registering needs ``replace=True``."""
-    if not _NAME.match(name):
-        raise ConfigurationError(f"provider name {name!r} must match {_NAME.pattern}")
+def register_provider(spec: ProviderSpec, *, replace: bool = False) -> None:
+    """Make ``spec`` available by its name (tests; the catalog lists the real ones).
+    Registering another spec under a taken name needs ``replace=True``."""
     with _lock:
-        if name in _registry and not replace and _registry[name] is not factory:
-            raise ConfigurationError(f"provider {name!r} is already registered")
-        _registry[name] = factory
+        known = _registry.get(spec.name)
+        if known is not None and not replace and known != spec:
+            raise ConfigurationError(f"provider {spec.name!r} is already registered")
+        _registry[spec.name] = spec
 
 
 def unregister_provider(name: str) -> None:
@@ -62,6 +58,25 @@ def registered_providers() -> tuple[str, ...]:
         return tuple(sorted(_registry))
 
 
+def provider_spec(name: str) -> ProviderSpec:
+    """What ``name`` brings; ``UnknownProviderError`` when no provider is registered so."""
+    with _lock:
+        spec = _registry.get(name)
+        known = ", ".join(sorted(_registry)) or "none"
+    if spec is None:
+        raise UnknownProviderError(f"no provider is registered as {name!r} (known: {known})")
+    return spec
+
+
+def display_name(name: str) -> str:
+    """How messages name a provider ("GoPro"); the bare name for one nobody registered, the
+    default provider's for a record that names none (rows written before it was recorded)."""
+    try:
+        return provider_spec(name or DEFAULT_PROVIDER).display_name
+    except UnknownProviderError:
+        return name
+
+
 def create_provider(
     name: str,
     *,
@@ -70,14 +85,12 @@ def create_provider(
     session: requests.Session | None = None,
 ) -> CloudProvider:
     """A provider instance for ``name``; ``UnknownProviderError`` when none is registered."""
-    with _lock:
-        factory = _registry.get(name)
-    if factory is None:
-        known = ", ".join(sorted(_registry)) or "none"
-        raise UnknownProviderError(f"no provider is registered as {name!r} (known: {known})")
-    return factory(settings=settings, grant=grant, session=session)
+    return provider_spec(name).factory(settings=settings, grant=grant, session=session)
 
 
-from .gopro import GoProProvider  # noqa: E402 - registers itself after the registry exists
+def token_client(
+    name: str, settings: Settings, session: requests.Session | None = None
+) -> TokenClient:
+    """The token client ``name`` brings (renewal, password login)."""
+    return provider_spec(name).token_client(settings, session)
 
-register_provider(GoProProvider.name, GoProProvider)

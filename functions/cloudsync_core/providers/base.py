@@ -1,8 +1,22 @@
 """What every cloud provider offers the rest of cloudsync (the seed's provider abstraction).
 
-A provider lists media, describes the originals of one medium with fresh links, and checks its
-credentials cheaply. Authentication is not a provider method: the ``Authenticator`` renews
-credentials and hands the provider an ``AccessGrant`` (tokens stay out of every payload).
+A provider is a package under ``providers/`` plus one line in ``providers/registry.py``. It
+brings everything the rest of cloudsync asks of it, as one ``ProviderSpec``:
+
+- ``factory``: the ``CloudProvider`` below, built over an ``AccessGrant``. It lists media,
+  describes the originals of one medium with fresh links, and checks its credentials cheaply.
+- ``token_client``: its auth. The ``Authenticator`` (credentials.py, shared) loads the stored
+  login, asks this client to renew it or to log in with a remembered password, and hands the
+  provider a grant; tokens stay out of every payload.
+- ``secret`` (a ``SecretLayout``): its secret layout: the login modes it accepts, how a grant
+  travels in its requests (a Bearer header, a browser's cookies), what a person is told to do
+  when the login is missing or refused, and the name the local cloud gives the secret.
+- rotation: Secrets Manager's rotation renews the modes ``secret.renewable`` names through the
+  same token client, and carries any other login over unchanged.
+- ``rules``: its originals rule table (what counts as an original), each row tested by name;
+  empty when ``originals`` is the whole story.
+- ``secret.display_name``: how summaries, alerts, login messages and the archived objects'
+  ``Source`` tag name it.
 
 ``list_media`` is implemented once here over ``fetch_pages``: deduplication by id across pages
 (pages overlap while new media arrive), ``max_items``, and the stop rules, so a new provider
@@ -12,17 +26,26 @@ only says how to fetch one page.
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
+from ..credentials import AccessGrant, SecretLayout, TokenClient
+from ..errors import ConfigurationError
 from ..models import ListFilters, MediaItem, Selection, SourceFile
+from ..settings import Settings
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES: Final = 100_000  # a source that never stops paging is a bug, not a big library
+# Same rule as keys.archive_prefix: the name becomes the archive's top folder and a table key.
+NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 @dataclass(frozen=True)
@@ -108,3 +131,50 @@ class CloudProvider(ABC):
     @abstractmethod
     def account(self) -> dict[str, Any]:
         """A cheap authenticated call (a credentials check); the source's account facts."""
+
+
+class ProviderFactory(Protocol):
+    """Builds the provider over a grant (usually the ``CloudProvider`` class itself)."""
+
+    def __call__(
+        self, *, settings: Settings, grant: AccessGrant, session: requests.Session | None
+    ) -> CloudProvider: ...
+
+
+class TokenClientFactory(Protocol):
+    """Builds the provider's token client (usually its class): renewal and password login."""
+
+    def __call__(self, settings: Settings, session: requests.Session | None = None) -> TokenClient:
+        ...
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """One provider as the catalog lists it (``providers/registry.py``): see the module doc."""
+
+    name: str  # the archive's top folder, the tracker's key, the metrics' Provider dimension
+    factory: ProviderFactory
+    token_client: TokenClientFactory
+    secret: SecretLayout
+    rules: tuple[object, ...] = ()  # the originals rule table, each row named and tested
+
+    @property
+    def display_name(self) -> str:
+        """How summaries, the pause alert and the objects' Source tag name it ("GoPro"); kept
+        in the secret layout, with the login's messages the shared Authenticator reads."""
+        return self.secret.display_name
+
+    def __post_init__(self) -> None:
+        if not NAME.match(self.name):
+            raise ConfigurationError(f"provider name {self.name!r} must match {NAME.pattern}")
+        if self.secret.provider != self.name:
+            raise ConfigurationError(
+                f"provider {self.name!r}: its secret layout is {self.secret.provider!r}'s"
+            )
+
+
+def size_shortfall(expected: int, found: int) -> int:
+    """Bytes the originals lack against ``Selection.expected_bytes`` (the listing's size),
+    beyond its usual drift (a few KB after reprocessing): 0 when they account for it."""
+    tolerance = max(256 * 1024, expected // 1000)
+    return max(0, expected - found - tolerance)

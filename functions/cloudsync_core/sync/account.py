@@ -6,54 +6,64 @@ the pause flag in the tracker; exactly one of them sends the alert (a conditiona
 flag), with what to do. While paused, prepare asks nothing of the source and the failure path
 parks media for the next run without touching their retry budgets. The lister checks the
 account with one cheap call before any new work and lifts the pause when it works again;
-``cloudsync login`` lifts it too.
+``cloudsync login`` lifts it too. The alert goes by email first, then to the Slack and webhook
+channels of the notify secret (``cloudsync_core.alerts``): the pause's claim makes it one post.
 """
 
 from __future__ import annotations
 
+from ..alerts import Alert, send_alert
+from ..credentials import SecretLayout
 from ..errors import (
     AccountPausedError,
     AccountRefusedError,
     CredentialsMissingError,
+    UnknownProviderError,
     account_problem_names,
 )
 from ..observability import logger, scrub
-from ..providers import CloudProvider
+from ..providers import DEFAULT_PROVIDER, CloudProvider, display_name, provider_spec
 from ..services import Services
 from ..tracker import Pause
 
-SUBJECT = "GoPro Sync paused: your GoPro login needs you"
 MAX_REASON = 500
 
-TODO_FORBIDDEN = (
-    "Check that you can open your library at https://gopro.com/media-library/ in a browser "
-    "(GoPro answers 403 both to bot blocking, which passes, and to a locked account). The next "
-    "nightly run checks the account first and resumes by itself once GoPro answers again; "
-    "`cloudsync sync` checks now. If it keeps refusing, log in again as below."
-)
-TODO_LOGIN = (
-    "Log in again:\n"
-    "  cloudsync login --username YOU@EXAMPLE.COM --password-stdin --remember\n"
-    "(--remember keeps the password only in the stack's secret, so that the next revoked "
-    "token renews itself without you), or, for accounts with two-factor login, copy the web "
-    "app's gp_access_token and gp_user_id cookies:\n"
-    "  cloudsync login --cookie-token ... --user-id ..."
-)
+
+def subject(provider: str) -> str:
+    """The pause alert's subject, naming the provider as its catalog entry does."""
+    name = display_name(provider)
+    return f"{name} Sync paused: your {name} login needs you"
+
+
+SUBJECT = subject(DEFAULT_PROVIDER)
 
 
 def is_account_problem(error_type: str) -> bool:
     return error_type in account_problem_names()
 
 
+def _layout(provider: str) -> SecretLayout:
+    """The provider's secret layout; the default provider's for a pause nobody can name."""
+    try:
+        return provider_spec(provider).secret
+    except UnknownProviderError:
+        return provider_spec(DEFAULT_PROVIDER).secret
+
+
+def _todo(pause: Pause, layout: SecretLayout) -> str:
+    """What to do, in the provider's own words (its secret layout)."""
+    if pause.error_type == AccountRefusedError.__name__ and layout.refused_steps:
+        return layout.refused_steps + "\n\n" + layout.login_steps
+    if pause.error_type == CredentialsMissingError.__name__:
+        return (f"No {layout.display_name} credentials are stored. "
+                + layout.login_steps.replace("Log in again", "Log in"))
+    return layout.login_steps
+
+
 def alert_text(pause: Pause) -> tuple[str, str]:
     """Subject and message of the one alert a pause sends: what happened and what to do."""
-    if pause.error_type == AccountRefusedError.__name__:
-        todo = TODO_FORBIDDEN + "\n\n" + TODO_LOGIN
-    elif pause.error_type == CredentialsMissingError.__name__:
-        todo = "No GoPro credentials are stored. " + TODO_LOGIN.replace("Log in again", "Log in")
-    else:
-        todo = TODO_LOGIN
-    provider = pause.provider or "GoPro"
+    layout = _layout(pause.provider or DEFAULT_PROVIDER)
+    provider = pause.provider or layout.display_name
     lines = [
         f"cloudsync paused archiving your {provider} library at {pause.since}: the account "
         "was refused, not any one medium.",
@@ -63,12 +73,12 @@ def alert_text(pause: Pause) -> tuple[str, str]:
         "Nothing is lost: no medium was marked failed and no retry budget was spent. Media "
         "that were on their way wait and resume where they stopped.",
         "",
-        f"What to do: {todo}",
+        f"What to do: {_todo(pause, layout)}",
         "",
         "After that the next nightly run resumes by itself (`cloudsync sync` resumes now); "
         "`cloudsync status` shows the pause. This is the only message about this pause.",
     ]
-    return SUBJECT, "\n".join(lines)
+    return subject(pause.provider or DEFAULT_PROVIDER), "\n".join(lines)
 
 
 def pause_stack(services: Services, provider: str, error_type: str, reason: str) -> bool:
@@ -92,7 +102,16 @@ def pause_stack(services: Services, provider: str, error_type: str, reason: str)
         tracker.release_pause_alert(pause.since)
         logger.exception("could not publish the pause alert")
         return False
+    send_alert(services.secrets, pause_alert(pause, services.settings.environment))
     return True
+
+
+def pause_alert(pause: Pause, stack: str) -> Alert:
+    """The pause alert for the Slack and webhook channels."""
+    subject, message = alert_text(pause)
+    layout = _layout(pause.provider or DEFAULT_PROVIDER)
+    return Alert(kind="pause", subject=subject, text=message, what_to_do=_todo(pause, layout),
+                 stack=stack, ref=pause.since)
 
 
 def raise_if_paused(services: Services) -> None:

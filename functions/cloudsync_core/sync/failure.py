@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 
-from .. import errors
-from ..events import StepFailure
+from .. import errors, metrics
+from ..contract import Outcome, StepFailure
 from ..observability import MetricUnit, emit, logger, scrub
 from ..services import Services
-from ..tracker import DELETED_AT_SOURCE, FAILED, SKIPPED, Outcome
+from ..tracker import DELETED_AT_SOURCE, FAILED, SKIPPED, MediaRow
 from ..transfer import abort_upload
 from .account import is_account_problem, pause_stack
-from .summary import after_finish
+from .ending import NOT_OURS, end_medium
 
 MAX_MESSAGE = 500
 PAUSED = "PAUSED"  # the outcome of a parked medium (its row is QUEUED for the next run)
@@ -45,7 +45,7 @@ def park(services: Services, failure: StepFailure) -> Outcome:
     if failure.error_type != errors.AccountPausedError.__name__:  # else: already paused
         pause_stack(services, step.provider, failure.error_type, _message(failure.cause))
     if not tracker.park(step.provider, step.media_id, step.wake, run_id=step.run_id or None):
-        return Outcome(status="NOT_OURS", run_complete=False)
+        return NOT_OURS
     tracker.release_slot(step.provider, step.media_id)
     logger.warning(
         "medium parked: the stack is paused",
@@ -55,43 +55,24 @@ def park(services: Services, failure: StepFailure) -> Outcome:
     return Outcome(status=PAUSED, run_complete=complete)
 
 
-def mark_failed(services: Services, failure: StepFailure) -> Outcome:
+def _abort_uploads(services: Services, row: MediaRow) -> None:
+    """Every incomplete upload of the medium: a permanent error (or a deleted medium) leaves
+    none behind."""
+    for upload in row.uploads.values():
+        if upload.upload_id and not upload.done:
+            abort_upload(services.s3, services.settings.bucket, upload.key, upload.upload_id)
+
+
+def _report(failure: StepFailure, status: str) -> None:
+    """The log line (and for a failure, the metric) of a medium that ended in ``status``."""
     step = failure.step
-    tracker = services.tracker
-    row = tracker.get(step.provider, step.media_id)
-    if row is None or row.wake != step.wake:
-        return Outcome(status="NOT_OURS", run_complete=False)
-    if is_account_problem(failure.error_type):
-        return park(services, failure)
-    deleted = failure.error_type == errors.DeletedAtSourceError.__name__
-    skipped = failure.error_type == errors.NotMediaError.__name__  # an edit project, a render
-    status = DELETED_AT_SOURCE if deleted else SKIPPED if skipped else FAILED
-    # Retries spent on a transient error keep the uploads so the next run resumes them;
-    # a permanent error (or a deleted medium) leaves no incomplete upload behind.
-    if not _is_transient(failure.error_type):
-        for upload in row.uploads.values():
-            if upload.get("upload_id") and not upload.get("done"):
-                abort_upload(
-                    services.s3, services.settings.bucket, upload["key"], upload["upload_id"]
-                )
-    finished = tracker.finish(
-        step.provider,
-        step.media_id,
-        step.wake,
-        status,
-        run_id=step.run_id or None,
-        error_type=failure.error_type,
-        error_message=_message(failure.cause),
-    )
-    if not finished:
-        return Outcome(status="NOT_OURS", run_complete=False)
-    if deleted:
+    if status == DELETED_AT_SOURCE:
         logger.info("medium deleted at the source", extra={"media_id": step.media_id})
-    elif skipped:
+    elif status == SKIPPED:
         logger.info("not a medium to archive: skipped", extra={"media_id": step.media_id})
     else:
         emit(
-            "SyncFailures",
+            metrics.SYNC_FAILURES,
             1,
             MetricUnit.Count,
             Provider=step.provider,
@@ -100,4 +81,21 @@ def mark_failed(services: Services, failure: StepFailure) -> Outcome:
         logger.error(
             "medium failed", extra={"media_id": step.media_id, "error_type": failure.error_type}
         )
-    return after_finish(services, step.provider, step.media_id, status, step.run_id or None)
+
+
+def mark_failed(services: Services, failure: StepFailure) -> Outcome:
+    step = failure.step
+    row = services.tracker.get(step.provider, step.media_id)
+    if row is None or row.wake != step.wake:
+        return NOT_OURS
+    if is_account_problem(failure.error_type):
+        return park(services, failure)
+    deleted = failure.error_type == errors.DeletedAtSourceError.__name__
+    skipped = failure.error_type == errors.NotMediaError.__name__  # an edit project, a render
+    status = DELETED_AT_SOURCE if deleted else SKIPPED if skipped else FAILED
+    # Retries spent on a transient error keep the uploads so the next run resumes them;
+    # a permanent error (or a deleted medium) leaves no incomplete upload behind.
+    if not _is_transient(failure.error_type):
+        _abort_uploads(services, row)
+    return end_medium(services, step, status, then=lambda: _report(failure, status),
+                      error_type=failure.error_type, error_message=_message(failure.cause))

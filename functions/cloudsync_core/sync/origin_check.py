@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..contract import UploadPlan
 from ..errors import SourceChangedError
 from ..transfer import SourceInfo, SourcePin
 from ..transfer.origin import MATCH, UNKNOWN, OriginPlan, Verdict
@@ -22,21 +23,21 @@ PENDING_CHECK = "pending"  # metadata of an upload whose layout was guessed: dec
 NOT_PLANNED = "no origin checksum was planned for this file"
 
 
-def source_changed(prior: Mapping[str, Any], info: SourceInfo) -> bool:
+def source_changed(prior: UploadPlan, info: SourceInfo) -> bool:
     """Whether the version probed now differs from the one the upload was begun on."""
-    if prior.get("source_changed"):
+    if prior.source_changed:
         return True
-    old_etag, old_modified = prior.get("origin_etag"), prior.get("last_modified")
+    old_etag, old_modified = prior.origin_etag, prior.last_modified
     if old_etag and info.etag and old_etag != info.etag:
         return True
     return bool(old_modified and info.last_modified and old_modified != info.last_modified)
 
 
-def restarts(prior: Mapping[str, Any] | None) -> int:
+def restarts(prior: UploadPlan | None) -> int:
     """How many times in a row this file restarted on a changed source (raises past the cap)."""
-    if not prior or not prior.get("source_changed"):
-        return int(prior.get("restarts", 0)) if prior else 0
-    count = int(prior.get("restarts", 0)) + 1
+    if not prior or not prior.source_changed:
+        return prior.restarts if prior else 0
+    count = prior.restarts + 1
     if count > MAX_RESTARTS:
         raise SourceChangedError(
             f"the source file changed during {count} transfers in a row; the next run tries again"
@@ -44,14 +45,21 @@ def restarts(prior: Mapping[str, Any] | None) -> int:
     return count
 
 
-def plan_fields(plan: OriginPlan, info: SourceInfo, prior: Mapping[str, Any] | None,
-                resumed: bool, restart_count: int) -> dict[str, Any]:
-    """The upload record's origin fields; a resumed upload keeps the MD5s already recorded."""
-    fields: dict[str, Any] = {**plan.record(), "last_modified": info.last_modified,
-                              "restarts": restart_count}
-    if plan.needs_md5s and resumed and prior and isinstance(prior.get("md5"), Mapping):
-        fields["md5"] = dict(prior["md5"])
-    return fields
+def upload_record(key: str, info: SourceInfo, part_size: int, upload_id: str | None,
+                  plan: OriginPlan, prior: UploadPlan | None, restart_count: int) -> UploadPlan:
+    """One original's upload record with its origin fields; an upload resumed (the same
+    ``upload_id`` as ``prior``'s) keeps the MD5s already recorded."""
+    md5: dict[int, str] | None = None
+    if plan.needs_md5s:
+        resumed = prior is not None and upload_id is not None and upload_id == prior.upload_id
+        md5 = dict(prior.md5) if resumed and prior and prior.md5 is not None else {}
+    return UploadPlan(
+        key=key, size=info.size, part_size=part_size, upload_id=upload_id, ranges=info.ranges,
+        origin_etag=plan.etag, last_modified=info.last_modified,
+        origin_part=plan.part_size if plan.needs_md5s else None,
+        origin_guess=plan.guessed if plan.needs_md5s else False,
+        md5=md5, origin_why=plan.why, restarts=restart_count,
+    )
 
 
 def create_metadata(plan: OriginPlan) -> dict[str, str]:
@@ -69,27 +77,18 @@ def create_metadata(plan: OriginPlan) -> dict[str, str]:
                                             if plan.etag else {})}
 
 
-def parts_to_send(upload: Mapping[str, Any], count: int, done: Mapping[int, Any]) -> list[int]:
+def parts_to_send(upload: UploadPlan, count: int, done: Mapping[int, Any]) -> list[int]:
     """Part numbers still to send: not in S3, or in S3 without a recorded MD5 when one is
     needed (its bytes were never hashed)."""
-    md5s = upload.get("md5") if upload.get("origin_part") else None
-    return [
-        n for n in range(1, count + 1)
-        if n not in done or (isinstance(md5s, Mapping) and str(n) not in md5s)
-    ]
+    md5s = upload.md5 if upload.origin_part else None
+    return [n for n in range(1, count + 1) if n not in done or (md5s is not None and n not in md5s)]
 
 
-def pin_of(upload: Mapping[str, Any]) -> SourcePin:
+def probed(upload: UploadPlan) -> SourceInfo:
+    """The source as prepare probed it: size, Range support, and the version's validators."""
+    return SourceInfo(upload.size, upload.ranges, upload.origin_etag, upload.last_modified)
+
+
+def pin_of(upload: UploadPlan) -> SourcePin:
     """The version every read of this file must come from."""
-    etag = upload.get("origin_etag")
-    modified = upload.get("last_modified")
-    return SourcePin(str(etag) if etag else None, str(modified) if modified else None,
-                     int(upload["size"]))
-
-
-def md5_numbers(upload: Mapping[str, Any]) -> set[int] | None:
-    """Parts whose MD5 is recorded, or None when this file's parts need no MD5."""
-    md5s = upload.get("md5")
-    if not upload.get("origin_part") or not isinstance(md5s, Mapping):
-        return None
-    return {int(n) for n in md5s}
+    return probed(upload).pin

@@ -17,11 +17,10 @@ from urllib.parse import quote
 from ..errors import InvalidMediaError
 from ..keys import object_key
 from ..models import MediaItem, Selection, SourceFile
-from ..providers import CloudProvider
+from ..providers import CloudProvider, display_name
 from ..tracker import MediaRow
 
 LINK_TTL_S = 300.0  # well inside the shortest link lifetime seen in practice
-SOURCE_TAGS = {"gopro": "GoPro"}  # the seed's Source tag values
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def targets(
                 "original-filename": quote(original.filename, safe=""),
                 "captured-at": captured_at.isoformat() if captured_at else "",
             },
-            tagging=f"Source={SOURCE_TAGS.get(provider, provider)}"
+            tagging=f"Source={quote(display_name(provider), safe='')}"  # the seed's "GoPro"
             f"&AutoSync=True&UploadDate={upload_date}",
         )
     return result

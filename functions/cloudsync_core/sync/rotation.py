@@ -1,8 +1,10 @@
 """Secrets Manager rotation (the seed's 30-day rotation): renew the OAuth tokens.
 
 The four steps of the rotation protocol. ``createSecret`` reuses the Authenticator with a store
-that reads AWSCURRENT and writes AWSPENDING, so renewal logic exists once. Browser tokens cannot
-be renewed: their version is carried over unchanged (the lister alerts when they expire).
+that reads AWSCURRENT and writes AWSPENDING, so renewal logic exists once; the token client is the
+one the stored login's provider brings (the catalog), and so is the check of ``testSecret``. A
+login its provider cannot renew (``SecretLayout.renewable``: GoPro's browser tokens) is carried
+over unchanged (the lister alerts when it expires).
 
 The secret is empty until ``cloudsync login``, yet Secrets Manager tests the rotation function
 (its ``testSecret`` step) as soon as rotation is switched on, i.e. during ``pulumi up``. With
@@ -17,17 +19,11 @@ from typing import Literal
 
 from botocore.exceptions import ClientError
 
-from ..credentials import (
-    AccessGrant,
-    Authenticator,
-    GoProTokenClient,
-    SecretStore,
-    StoredCredentials,
-)
+from ..credentials import AccessGrant, Authenticator, SecretStore, StoredCredentials
 from ..errors import ConfigurationError, CredentialsMissingError
 from ..http import new_session
 from ..observability import logger
-from ..providers import create_provider
+from ..providers import create_provider, provider_spec
 from ..services import Services
 
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
@@ -97,15 +93,17 @@ def rotate(services: Services, secret_id: str, token: str, step: Step) -> None:
 def _create(services: Services, secret_id: str, token: str) -> None:
     if _pending(services, secret_id, token) is not None:
         return  # a retried step: the new version exists
-    if _current(services, secret_id) is None:
+    current = _current(services, secret_id)
+    if current is None:
         _skip("createSecret", secret_id)
         return
+    spec = provider_spec(current.provider)
     store = _PendingStore(services, secret_id, token)
-    Authenticator(store, GoProTokenClient(services.settings, new_session(2))).ensure_fresh(
-        min_valid_seconds=float("inf")
-    )
-    if not store.written:  # browser token: nothing to renew, carry it over
-        logger.warning("browser tokens cannot be rotated; keeping the current one")
+    tokens = spec.token_client(services.settings, new_session(2))
+    Authenticator(store, tokens).ensure_fresh(min_valid_seconds=float("inf"))
+    if not store.written:  # a login its provider cannot renew: carry it over
+        logger.warning(f"{spec.display_name} {current.mode} logins cannot be rotated; "
+                       "keeping the current one")
         store.save(store.load())
 
 
@@ -119,7 +117,7 @@ def _test(services: Services, secret_id: str, token: str) -> None:
     provider = create_provider(
         pending.provider,
         settings=services.settings,
-        grant=AccessGrant(pending),
+        grant=AccessGrant(pending, layout=provider_spec(pending.provider).secret),
         session=new_session(2),
     )
     provider.account()  # refuses with AuthError if the new tokens do not work

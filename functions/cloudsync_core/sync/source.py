@@ -1,5 +1,8 @@
 """Opening the source: credentials from Secrets Manager, a fresh-enough token, a provider.
 
+Which token client renews the login and which provider is built are the catalog's answer for the
+provider's name (``providers/registry.py``): nothing here names a provider.
+
 An account problem (a refused refresh, missing credentials, the API refusing the account) is
 raised typed, with the AuthenticationFailure metric the alarm watches. It pauses the whole stack
 with ONE alert saying what to do (``account.pause_stack``) where it ends: in the lister
@@ -13,20 +16,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..credentials import AccessGrant, Authenticator, GoProTokenClient, SecretStore
+from .. import metrics
+from ..credentials import AccessGrant, Authenticator, SecretStore
 from ..errors import AccountProblemError
 from ..http import new_session
 from ..observability import MetricUnit, emit, register_secret
-from ..providers import CloudProvider, create_provider
+from ..providers import DEFAULT_PROVIDER, CloudProvider, create_provider, token_client
 from ..services import Services
 from .account import pause_stack
 
 
-def authenticator(services: Services) -> Authenticator:
+def authenticator(services: Services, provider: str = DEFAULT_PROVIDER) -> Authenticator:
+    """The stack's secret, renewed by ``provider``'s own token client."""
     settings = services.settings
     settings.require("secret_id")
     store = SecretStore(services.secrets, settings.secret_id)
-    return Authenticator(store, GoProTokenClient(settings, new_session(4)))
+    return Authenticator(store, token_client(provider, settings, new_session(4)))
 
 
 @contextmanager
@@ -42,13 +47,13 @@ def account_guard(services: Services, provider: str) -> Iterator[None]:
 def fresh_grant(services: Services, provider: str, min_valid_s: int) -> AccessGrant:
     """A grant valid for ``min_valid_s`` seconds, or a typed error saying what to do."""
     try:
-        grant = authenticator(services).ensure_fresh(min_valid_seconds=min_valid_s)
+        grant = authenticator(services, provider).ensure_fresh(min_valid_seconds=min_valid_s)
     except AccountProblemError:
-        emit("AuthenticationFailure", 1, MetricUnit.Count, Provider=provider)
+        emit(metrics.AUTHENTICATION_FAILURE, 1, MetricUnit.Count, Provider=provider)
         raise
     for secret in grant.secrets():
         register_secret(secret)
-    emit("AuthenticationSuccess", 1, MetricUnit.Count, Provider=provider)
+    emit(metrics.AUTHENTICATION_SUCCESS, 1, MetricUnit.Count, Provider=provider)
     return grant
 
 
@@ -62,7 +67,7 @@ def open_provider(services: Services, name: str, min_valid_s: int = 60) -> Cloud
     )
 
 
-def authenticate(services: Services, provider: str = "gopro") -> dict[str, Any]:
+def authenticate(services: Services, provider: str = DEFAULT_PROVIDER) -> dict[str, Any]:
     """What the authenticate function returns: facts about the token, never the token."""
     fresh_grant(services, provider, min_valid_s=3 * 3600)
-    return authenticator(services).status()
+    return authenticator(services, provider).status()

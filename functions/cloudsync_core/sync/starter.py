@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..aws import translate
+from ..contract import ExecutionInput
 from ..errors import BadEventError
 from ..services import Services
 from ..tracker import PENDING, plain
@@ -55,15 +56,14 @@ class StartRequest:
         digest = hashlib.sha256(event_id.encode()).hexdigest()[:12]
         return f"{base}-{digest}"
 
-    def execution_input(self) -> str:
-        return json.dumps(
-            {
-                "provider": self.provider,
-                "media_id": self.media_id,
-                "wake": self.wake,
-                "run_id": self.run_id,
-                "correlation_id": f"{self.run_id}/{self.media_id}/w{self.wake}",
-            }
+    def execution_input(self) -> ExecutionInput:
+        """The workflow's input (the contract's ``ExecutionInput``): nothing secret."""
+        return ExecutionInput(
+            provider=self.provider,
+            media_id=self.media_id,
+            wake=self.wake,
+            run_id=self.run_id,
+            correlation_id=f"{self.run_id}/{self.media_id}/w{self.wake}",
         )
 
 
@@ -74,7 +74,7 @@ def start_transfer(services: Services, request: StartRequest, event_id: str) -> 
         answer = services.sfn.start_execution(
             stateMachineArn=services.settings.state_machine_arn,
             name=request.execution_name(event_id),
-            input=request.execution_input(),
+            input=json.dumps(request.execution_input().as_payload()),
         )
     except services.sfn.exceptions.ExecutionAlreadyExists:
         return ""  # a redelivery of the same record: it is started already

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
+from ..contract import TransferResult, TransferSlice, UploadPlan, WorkUnit
 from ..errors import OriginChecksumMismatchError, SourceChangedError
-from ..events import TransferSlice, WorkUnit
 from ..models import SourceFile
 from ..observability import logger
 from ..services import Services
@@ -27,11 +26,12 @@ from ..transfer import (
     abort_upload,
     part_ranges,
     put_small,
+    read_whole,
     transfer_parts,
     transfer_stream,
 )
 from ..transfer.origin import MISMATCH, verify_whole
-from .origin_check import md5_numbers, pin_of
+from .origin_check import pin_of, probed
 from .originals import LinkCache, Target, targets
 from .source import open_provider
 
@@ -43,22 +43,27 @@ FINALIZE_S = 30.0  # kept for finalize and the run fan-in after the Map
 SOURCE_POLICY = SourceReadPolicy()
 
 
+def _deadlines(services: Services, request: TransferSlice, remaining_s: Callable[[], float],
+               clock: Callable[[], float]) -> tuple[float, float]:
+    """The step's deadlines on the monotonic clock: no new part starts after the first (the
+    time budget); parts in flight may finish until the second (the Express execution's
+    5 minutes less time for finalize, or this function's own timeout)."""
+    now, mono = clock(), time.monotonic()  # the workflow's deadline is wall-clock
+    lambda_limit = now + remaining_s() - SAFETY_MARGIN_S
+    execution_limit = (request.deadline - services.settings.time_budget_s + EXPRESS_LIMIT_S
+                       - FINALIZE_S)
+    deadline = mono + max(0.0, min(request.deadline, lambda_limit) - now)
+    return deadline, mono + max(0.0, min(execution_limit, lambda_limit) - now)
+
+
 def transfer_slice(
     services: Services,
     request: TransferSlice,
     remaining_s: Callable[[], float],
     clock: Callable[[], float] = time.time,
-) -> dict[str, Any]:
-    settings = services.settings
+) -> TransferResult:
     row = services.tracker.owned(request.provider, request.media_id, request.wake)
-    # The workflow's deadline is wall-clock; the engine counts on the monotonic clock. No new
-    # part starts after the time budget; parts in flight may finish until the hard limit: the
-    # Express execution's 5 minutes less time for finalize, or this function's own timeout.
-    now, mono = clock(), time.monotonic()
-    lambda_limit = now + remaining_s() - SAFETY_MARGIN_S
-    execution_limit = request.deadline - settings.time_budget_s + EXPRESS_LIMIT_S - FINALIZE_S
-    deadline = mono + max(0.0, min(request.deadline, lambda_limit) - now)
-    hard_deadline = mono + max(0.0, min(execution_limit, lambda_limit) - now)
+    deadline, hard_deadline = _deadlines(services, request, remaining_s, clock)
     links = LinkCache.for_row(open_provider(services, request.provider), row)
     # Metadata and tags of every original (for the small ones this step writes whole).
     where = targets(request.provider, request.media_id, parse_iso(row.captured_at), links.all())
@@ -69,9 +74,8 @@ def transfer_slice(
         if parts and time.monotonic() >= deadline:  # budget spent: the rest waits to continue
             stopped = True
             break
-        upload = row.uploads[unit.file_id]
-        if upload.get("source_changed"):  # another slice saw it change: prepare starts anew
-            continue
+        if row.uploads[unit.file_id].source_changed:  # another slice saw it change
+            continue  # prepare starts it anew
         step = _FileStep(services, request, row, unit, links.get(unit.file_id),
                          where[unit.file_id])
         try:
@@ -86,7 +90,7 @@ def transfer_slice(
         if report.stopped_by_deadline:
             stopped = True
             break
-    return {"parts": parts, "bytes": moved, "stopped_by_deadline": stopped}
+    return TransferResult(parts=parts, bytes=moved, stopped_by_deadline=stopped)
 
 
 class _FileStep:
@@ -96,8 +100,7 @@ class _FileStep:
                  unit: WorkUnit, original: SourceFile, target: Target) -> None:
         self.services, self.request, self.row, self.unit = services, request, row, unit
         self.original, self.target = original, target
-        self.upload = row.uploads[unit.file_id]
-        self.key, self.size = str(self.upload["key"]), int(self.upload["size"])
+        self.upload: UploadPlan = row.uploads[unit.file_id]
 
     def source(self, links: LinkCache) -> HttpRangeSource:
         fid = self.unit.file_id
@@ -110,25 +113,25 @@ class _FileStep:
         )
 
     def run(self, source: HttpRangeSource, deadline: float, hard: float) -> TransferReport:
-        if self.upload.get("upload_id") is None:
+        upload = self.upload
+        if upload.upload_id is None:
             return self._whole(source, hard)
         settings = self.services.settings
-        upload_id = str(self.upload["upload_id"])
-        part_size = int(self.upload["part_size"])
-        known = md5_numbers(self.upload)
-        if self.upload.get("ranges", True):
-            ranges = [r for r in part_ranges(self.size, part_size)
+        known = upload.md5_numbers
+        on_report = self._record if known is not None else None
+        if upload.ranges:
+            ranges = [r for r in part_ranges(upload.size, upload.part_size)
                       if self.unit.first <= r.number <= self.unit.last]
             return transfer_parts(
-                source, self.services.s3, settings.bucket, self.key, upload_id, ranges,
+                source, self.services.s3, settings.bucket, upload.key, upload.upload_id, ranges,
                 deadline=deadline, hard_deadline=hard, parallel=settings.parallel_ranges,
-                md5_known=known, on_report=self._record if known is not None else None,
+                md5_known=known, on_report=on_report,
             )
         # the source ignores Range: one sequential pass, skipping finished parts
         return transfer_stream(
-            source, self.services.s3, settings.bucket, self.key, upload_id, size=self.size,
-            part_size=part_size, deadline=deadline, hard_deadline=hard, md5_known=known,
-            on_report=self._record if known is not None else None,
+            source, self.services.s3, settings.bucket, upload.key, upload.upload_id,
+            size=upload.size, part_size=upload.part_size, deadline=deadline, hard_deadline=hard,
+            md5_known=known, on_report=on_report,
         )
 
     def _record(self, report: TransferReport) -> None:
@@ -138,45 +141,37 @@ class _FileStep:
                                                 self.unit.file_id, {}, md5s=report.part_md5s)
 
     def _whole(self, source: HttpRangeSource, hard: float) -> TransferReport:
-        """Smaller than a part: checked against the origin's ETag, then one PutObject."""
-        data = _whole(source, self.size, bool(self.upload.get("ranges", True)), hard)
-        etag = self.upload.get("origin_etag")
-        verdict = verify_whole(data, str(etag) if etag else None)
+        """Smaller than a part: read whole (exactly the size probed), checked against the
+        origin's ETag, then one PutObject."""
+        upload = self.upload
+        data = read_whole(source, probed(upload), hard)
+        verdict = verify_whole(data, upload.origin_etag or None)
         if verdict.status == MISMATCH:
             raise OriginChecksumMismatchError(
-                f"{self.key}: {verdict.why}; nothing was archived"
+                f"{upload.key}: {verdict.why}; nothing was archived"
             )
         put_small(
             self.services.s3,
             self.services.settings.bucket,
-            self.key,
+            upload.key,
             data,
-            expected_size=self.size,
-            metadata={**self.target.metadata, **verdict.metadata(str(etag) if etag else None),
+            expected_size=upload.size,
+            metadata={**self.target.metadata, **verdict.metadata(upload.origin_etag or None),
                       "wake": str(self.request.wake)},
             tagging=self.target.tagging,
             allow_overwrite=self.row.overwrite,
         )
-        return TransferReport("", 1, self.size, False, [])
+        return TransferReport("", 1, upload.size, False, [])
 
     def restart(self, cause: SourceChangedError) -> None:
         """The source changed: abort the upload (its parts are of the old version) and flag
         the record, so the next prepare begins this file again on the new version."""
-        upload_id = self.upload.get("upload_id")
-        if upload_id:
-            abort_upload(self.services.s3, self.services.settings.bucket, self.key,
-                         str(upload_id))
+        if self.upload.upload_id:
+            abort_upload(self.services.s3, self.services.settings.bucket, self.upload.key,
+                         self.upload.upload_id)
         r = self.request
         self.services.tracker.update_upload(r.provider, r.media_id, r.wake, self.unit.file_id,
                                             {"source_changed": True})
         logger.warning("source changed during transfer; the file starts again",
                        extra={"media_id": r.media_id, "file_id": self.unit.file_id,
                               "reason": str(cause)})
-
-
-def _whole(source: HttpRangeSource, size: int, ranges: bool, deadline: float) -> bytes | bytearray:
-    if size == 0:
-        return b""
-    if ranges:
-        return source.read_range(0, size - 1, deadline=deadline)
-    return b"".join(source.stream(deadline=deadline))

@@ -9,41 +9,29 @@ run in the same way, counted there as ``moved``, so the run can still close.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .. import schema
+from ..contract import UploadPlan
 from ..errors import LeaseLostError
 from .clock import utc_now_iso
 from .codec import to_item
 from .runs import RunStore, finish_counter_update
 from .status import COMPLETED, FAILED, IN_PROGRESS, PENDING, QUEUED, TERMINAL
-from .table import WRITE_TOKEN, TableAccess
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+from .table import WRITE_TOKEN
 
 
-class ClaimedStore(TableAccess):
+class ClaimedStore(RunStore):
     """Writes to a media row its execution owns (IN_PROGRESS at the execution's wake)."""
 
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        table: str,
-        runs: RunStore,
-        *,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(client, table, clock=clock, sleep=sleep)
-        self._runs = runs
-
     def save_plan(
-        self, provider: str, media_id: str, wake: int, uploads: Mapping[str, Any], parts_done: int
+        self, provider: str, media_id: str, wake: int, uploads: Mapping[str, UploadPlan],
+        parts_done: int,
     ) -> None:
+        """Store every original's upload record and the parts done so far."""
+        stored = {file_id: plan.as_payload() for file_id, plan in uploads.items()}
         answer = self._update(
             "record upload plan",
             Key=self._key(provider, media_id),
@@ -51,7 +39,7 @@ class ClaimedStore(TableAccess):
             ConditionExpression="#st = :busy AND wake = :w",
             ExpressionAttributeNames={"#st": "status"},
             ExpressionAttributeValues=to_item(
-                {":u": dict(uploads), ":p": parts_done, ":busy": IN_PROGRESS, ":w": wake}
+                {":u": stored, ":p": parts_done, ":busy": IN_PROGRESS, ":w": wake}
             ),
         )
         if answer is None:
@@ -224,7 +212,7 @@ class ClaimedStore(TableAccess):
             "ExpressionAttributeValues": to_item(values),
         }
         confirm = self._wrote(provider, media_id, token)
-        if run_id and self._runs.get_run(run_id) is not None:
+        if run_id and self.get_run(run_id) is not None:
             moved = {
                 "TableName": self.table,
                 "Key": self._key(schema.RUN_PROVIDER, run_id),

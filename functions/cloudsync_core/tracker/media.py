@@ -10,10 +10,9 @@ moves of a claimed medium (IN_PROGRESS onwards) are in ``claimed``.
 from __future__ import annotations
 
 import random
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -26,28 +25,13 @@ from .codec import from_item, to_item
 from .rows import MediaRow
 from .runs import RunStore
 from .status import COMPLETED, FAILED, IN_PROGRESS, PENDING, QUEUED, status_key
-from .table import WRITE_TOKEN, TableAccess
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+from .table import WRITE_TOKEN
 
 BATCH_GET_LIMIT = 100
 
 
-class MediaStore(TableAccess):
+class MediaStore(RunStore):
     """Reads of media rows, and the moves that (re)start them."""
-
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        table: str,
-        runs: RunStore,
-        *,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(client, table, clock=clock, sleep=sleep)
-        self._runs = runs
 
     def get(self, provider: str, media_id: str) -> MediaRow | None:
         values = self._read(provider, media_id, "read tracker row")
@@ -256,7 +240,7 @@ class MediaStore(TableAccess):
             items = [{"Update": {"TableName": self.table, **update}}, {"Update": moved}]
             if self._transact("re-queue medium", items, confirm):
                 return True
-            if self._runs.get_run(old_run) is not None:
+            if self.get_run(old_run) is not None:
                 return False  # the row changed under us
             # no record of the old run (never written, or deleted): just move the row
         return self._update("re-queue medium", confirm=confirm, **update) is not None

@@ -1,8 +1,9 @@
-"""The tracker's rows as typed values: media, run records, the pause flag, a step's outcome.
+"""The tracker's rows as typed values: media, run records, the pause flag.
 
 Each row type reads itself from plain values (``from_values``, after the codec) and never
 touches DynamoDB: the stores write, these describe. Timestamps stay strings as stored (the
 format of ``clock.utc_now_iso``); the properties that parse them are here so callers do not.
+A media row's ``uploads`` are the workflow's typed upload records (``contract.UploadPlan``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..contract import UploadPlan, uploads_from_payload
 from .clock import parse_iso
 from .status import PENDING, TERMINAL
 
@@ -31,7 +33,7 @@ class MediaRow:
     listed_size: int | None = None
     claimed_at: str | None = None
     status_changed_at: str | None = None
-    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uploads: dict[str, UploadPlan] = field(default_factory=dict)  # file id -> its upload
     objects: list[dict[str, Any]] = field(default_factory=list)
     bytes_archived: int = 0
     error_type: str | None = None
@@ -58,7 +60,7 @@ class MediaRow:
             listed_size=v.get("listed_size"),
             claimed_at=v.get("claimed_at"),
             status_changed_at=v.get("status_changed_at"),
-            uploads=dict(v.get("uploads") or {}),
+            uploads=uploads_from_payload(v.get("uploads")),
             objects=list(v.get("objects") or []),
             bytes_archived=int(v.get("bytes_archived", 0)),
             error_type=v.get("error_type"),
@@ -157,17 +159,6 @@ class RunRecord:
             listing=bool(v.get("listing", False)),
             expected_bytes=int(v.get("expected_bytes", 0)),
         )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a finishing step reports back into the workflow (small, nothing secret)."""
-
-    status: str
-    run_complete: bool
-
-    def as_payload(self) -> dict[str, Any]:
-        return {"status": self.status, "run_complete": self.run_complete}
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,27 @@ class RunStore(TableAccess):
         )
         return [RunRecord.from_values(from_item(i)) for i in answer.get("Items", [])]
 
+    def claim_delivery(self, run_id: str, channel: str, *, release: bool = False) -> bool:
+        """True for exactly one caller per run and alert channel: the one that posts the run's
+        summary there (a retried notify posts nothing twice). ``release`` hands the claim back
+        after a failed delivery, so a later retry may try again."""
+        names = {"#k": schema.SORT_KEY, "#d": f"delivered_{channel}"}
+        if release:
+            answer = self._update(
+                "release alert delivery", Key=self._key(schema.RUN_PROVIDER, run_id),
+                UpdateExpression="REMOVE #d", ConditionExpression="attribute_exists(#k)",
+                ExpressionAttributeNames=names,
+            )
+        else:
+            answer = self._update(
+                "claim alert delivery", Key=self._key(schema.RUN_PROVIDER, run_id),
+                UpdateExpression="SET #d = :now",
+                ConditionExpression="attribute_exists(#k) AND attribute_not_exists(#d)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item({":now": utc_now_iso(self._clock)}),
+            )
+        return answer is not None
+
     def claim_run_completion(self, run_id: str) -> bool:
         """True for exactly one caller, once every medium the run queued has finished."""
         run = self.get_run(run_id)

@@ -2,18 +2,19 @@
 
 ``plan`` cuts files into parts, ``source`` reads them from pre-signed links, ``s3ops`` drives
 the multipart upload's life (create/resume, complete without overwriting, verify, abort),
-``engine`` moves the bytes within a deadline, ``checksums`` does the CRC32 arithmetic,
+``engine`` moves the bytes within a deadline (``cutter`` cuts a stream into parts where the source
+ignores Range), ``checksums`` does the CRC32 arithmetic,
 ``origin`` reads GoPro's own checksum (the origin's S3 ETag) and plans around it.
 """
 
 from .checksums import b64_to_crc32, combine_parts, crc32, crc32_b64, crc32_combine, crc32_to_b64
 from .engine import (
     RangeReader,
-    Source,
+    Reader,
     StreamReader,
     TransferReport,
     md5_hex,
-    transfer_file,
+    read_whole,
     transfer_parts,
     transfer_stream,
 )
@@ -52,7 +53,7 @@ __all__ = [
     "PartRange",
     "PartSlice",
     "RangeReader",
-    "Source",
+    "Reader",
     "SourceInfo",
     "SourcePin",
     "SourceReadPolicy",
@@ -72,10 +73,10 @@ __all__ = [
     "part_count",
     "part_ranges",
     "put_small",
+    "read_whole",
     "slices",
     "start_upload",
     "stored_object",
-    "transfer_file",
     "transfer_parts",
     "transfer_stream",
     "upload_gone",

@@ -1,5 +1,12 @@
 """Moving bytes from a source into an S3 multipart upload, part by part, within a deadline.
 
+These are the primitives the workflow's steps compose, and nothing else: prepare plans and
+creates the upload (``s3ops``), each transfer invocation runs ``transfer_parts`` over its slice
+(``transfer_stream`` where the source ignores Range, ``read_whole`` + ``s3ops.put_small`` for a
+file smaller than a part), finalize completes (``s3ops.complete_upload``). There is no
+"whole file in one call" entry: the benchmark runs the steps themselves, so what it measures is
+what production runs.
+
 Deadlines are ``time.monotonic()`` values (immune to wall-clock steps); a Lambda handler
 computes one as ``time.monotonic() + context.get_remaining_time_in_millis() / 1000 - margin``.
 ``deadline`` is the time by which a transfer call returns: a new part is started only if its
@@ -22,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -40,17 +46,9 @@ from ..errors import (
     TransientError,
 )
 from .checksums import crc32_b64, crc32_to_b64
-from .plan import MAX_PARTS, MIN_PART_SIZE, PartRange, choose_part_size, part_count, part_ranges
-from .s3ops import (
-    ArchivedObject,
-    BufferBody,
-    UploadedPart,
-    _abort_quietly,
-    complete_upload,
-    put_small,
-    start_upload,
-    uploaded_parts,
-)
+from .cutter import Cut, Piece, cut_stream
+from .plan import PartRange, part_ranges
+from .s3ops import BufferBody, UploadedPart, uploaded_parts
 from .source import SourceInfo
 
 if TYPE_CHECKING:
@@ -71,10 +69,8 @@ class StreamReader(Protocol):
     def stream(self, *, deadline: float | None = None) -> Iterator[bytes]: ...
 
 
-class Source(RangeReader, StreamReader, Protocol):
-    """What ``transfer_file`` needs; ``HttpRangeSource`` is the real one."""
-
-    def probe(self, *, deadline: float | None = None) -> SourceInfo: ...
+class Reader(RangeReader, StreamReader, Protocol):
+    """Both ways to read a file: by range, or as one stream (a server that ignores Range)."""
 
 
 @dataclass
@@ -126,29 +122,105 @@ def md5_hex(data: bytes | bytearray | memoryview) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def _upload_part(
-    s3: S3Client, bucket: str, key: str, upload_id: str, number: int, data: bytes | bytearray
-) -> str:
-    """UploadPart with the CRC32 of exactly these bytes; S3 rejects the part if they differ."""
-    crc = crc32_b64(data)
-    try:
-        resp = s3.upload_part(
-            Bucket=bucket,
-            Key=key,
-            UploadId=upload_id,
-            PartNumber=number,
-            Body=cast("IO[bytes]", BufferBody(data)),  # a file-like body; typeshed wants IO
-            ChecksumAlgorithm="CRC32",
-            ChecksumCRC32=crc,
-        )
-    except (ClientError, BotoCoreError) as e:
-        raise translate(e, f"UploadPart {number} of s3://{bucket}/{key}") from e
-    echoed = resp.get("ChecksumCRC32")
-    if echoed and echoed != crc:
-        raise ChecksumMismatchError(
-            f"s3://{bucket}/{key} part {number}: S3 computed CRC32 {echoed}, we sent {crc}"
-        )
-    return crc
+@dataclass(frozen=True)
+class _Upload:
+    """The multipart upload parts go to."""
+
+    s3: S3Client
+    bucket: str
+    key: str
+    upload_id: str
+
+    def send(self, number: int, data: bytes | bytearray, with_md5: bool,
+             clock: Callable[[], float]) -> _Sent:
+        """UploadPart with the CRC32 of exactly these bytes (S3 rejects the part if they
+        differ), and their MD5 when asked."""
+        md5 = md5_hex(data) if with_md5 else None
+        crc = crc32_b64(data)
+        where = f"s3://{self.bucket}/{self.key}"
+        try:
+            resp = self.s3.upload_part(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                PartNumber=number,
+                Body=cast("IO[bytes]", BufferBody(data)),  # a file-like body; typeshed wants IO
+                ChecksumAlgorithm="CRC32",
+                ChecksumCRC32=crc,
+            )
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"UploadPart {number} of {where}") from e
+        echoed = resp.get("ChecksumCRC32")
+        if echoed and echoed != crc:
+            raise ChecksumMismatchError(
+                f"{where} part {number}: S3 computed CRC32 {echoed}, we sent {crc}"
+            )
+        return _Sent(crc, md5, clock())
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A part S3 holds now: its CRC32 (base64), its MD5 (hex) if asked, when it finished."""
+
+    crc: str
+    md5: str | None
+    at: float
+
+
+class _InFlight:
+    """Parts being uploaded on a pool; each one that finishes goes into the report and the pace.
+
+    With ``abandon_after``, a transient failure at or past that time is the deadline's doing
+    (a read abandoned there), not a fault: it only marks the report stopped.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, report: TransferReport, pace: _Pace,
+                 clock: Callable[[], float], abandon_after: float | None = None) -> None:
+        self.pool, self.report, self.pace, self.clock = pool, report, pace, clock
+        self.abandon_after = abandon_after
+        self.futures: dict[Future[_Sent], tuple[PartRange, float]] = {}
+        self.failures: list[BaseException] = []
+        self.begun = 0
+
+    def __len__(self) -> int:
+        return len(self.futures)
+
+    def submit(self, part: PartRange, started: float, fn: Callable[..., _Sent],
+               *args: object) -> None:
+        self.futures[self.pool.submit(fn, *args)] = (part, started)
+        self.begun += 1
+
+    def reap(self, *, block: bool) -> None:
+        if not self.futures:
+            return
+        done, _ = wait(self.futures, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for fut in done:
+            part, started = self.futures.pop(fut)
+            exc = fut.exception()
+            if exc is None:
+                self._record(part, started, fut.result())
+            elif self._abandoned(exc):
+                self.report.stopped_by_deadline = True
+            else:
+                self.failures.append(exc)
+
+    def drain(self) -> None:
+        while self.futures:
+            self.reap(block=True)
+
+    def _record(self, part: PartRange, started: float, sent: _Sent) -> None:
+        report = self.report
+        report.part_crcs[part.number] = sent.crc
+        if sent.md5 is not None:
+            report.part_md5s[part.number] = sent.md5
+        report.parts_done += 1
+        report.bytes_done += part.length
+        self.pace.observe(part.length, sent.at - started)
+
+    def _abandoned(self, exc: BaseException) -> bool:
+        return (self.abandon_after is not None and isinstance(exc, TransientError)
+                and not isinstance(exc, SourceChangedError)
+                and self.clock() >= self.abandon_after)
 
 
 def _first_error(errors: Sequence[BaseException]) -> BaseException:
@@ -207,85 +279,58 @@ def transfer_parts(
     ]
     report = TransferReport(upload_id, 0, 0, False, [], {}, len(parts) - len(todo))
     try:
-        _run_parts(source, s3, bucket, key, upload_id, todo, report, deadline, hard, parallel,
-                   clock, md5_known is not None)
+        _run_parts(source, _Upload(s3, bucket, key, upload_id), todo, report,
+                   _Budget(deadline, hard, clock), parallel, md5_known is not None)
     finally:
         if on_report is not None:
             on_report(report)
     return report
 
 
-def _run_parts(
-    source: RangeReader,
-    s3: S3Client,
-    bucket: str,
-    key: str,
-    upload_id: str,
-    todo: list[PartRange],
-    report: TransferReport,
-    deadline: float,
-    hard: float,
-    parallel: int,
-    clock: Callable[[], float],
-    with_md5: bool,
-) -> None:
-    """``transfer_parts``'s loop: fills ``report``; raises the first (permanent) failure."""
-    pace = _Pace()
-    failures: list[BaseException] = []
-    finished: set[int] = set()
+@dataclass(frozen=True)
+class _Budget:
+    """When a call must stop starting parts (``deadline``) and abandon reads (``hard``)."""
 
-    def work(part: PartRange) -> tuple[PartRange, str, str | None, float]:
-        started = clock()
-        data = source.read_range(part.start, part.end, deadline=hard)
+    deadline: float
+    hard: float
+    clock: Callable[[], float]
+
+    def may_start(self, need: float, first: bool) -> bool:
+        return _may_start(self.clock(), need, self.deadline, self.hard, first)
+
+
+def _run_parts(source: RangeReader, upload: _Upload, todo: list[PartRange],
+               report: TransferReport, budget: _Budget, parallel: int, with_md5: bool) -> None:
+    """``transfer_parts``' loop: fills ``report``; raises the first (permanent) failure."""
+    clock = budget.clock
+
+    def work(part: PartRange) -> _Sent:
+        data = source.read_range(part.start, part.end, deadline=budget.hard)
         if len(data) != part.length:
             raise TransientError(
                 f"part {part.number}: expected {part.length} bytes, read {len(data)}"
             )
-        md5 = md5_hex(data) if with_md5 else None
-        crc = _upload_part(s3, bucket, key, upload_id, part.number, data)
-        return part, crc, md5, clock() - started
+        return upload.send(part.number, data, with_md5, clock)
 
     queue = iter(todo)
     nxt = next(queue, None)
-    begun = 0
     workers = max(1, min(parallel, len(todo)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cloudsync-part") as pool:
-        inflight: set[Future[tuple[PartRange, str, str | None, float]]] = set()
+        flight = _InFlight(pool, report, _Pace(), clock, abandon_after=budget.hard)
         while True:
-            while (
-                nxt is not None
-                and not failures
-                and not report.stopped_by_deadline
-                and len(inflight) < parallel
-            ):
-                if not _may_start(clock(), pace.need(nxt.length), deadline, hard, begun == 0):
+            while (nxt is not None and not flight.failures and not report.stopped_by_deadline
+                   and len(flight) < parallel):
+                if not budget.may_start(flight.pace.need(nxt.length), flight.begun == 0):
                     report.stopped_by_deadline = True
                     break
-                inflight.add(pool.submit(work, nxt))
-                begun += 1
+                flight.submit(nxt, clock(), work, nxt)
                 nxt = next(queue, None)
-            if not inflight:
+            if not flight:
                 break
-            done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
-            for fut in done:
-                exc = fut.exception()
-                if exc is None:
-                    part, crc, md5, seconds = fut.result()
-                    finished.add(part.number)
-                    report.part_crcs[part.number] = crc
-                    if md5 is not None:
-                        report.part_md5s[part.number] = md5
-                    report.parts_done += 1
-                    report.bytes_done += part.length
-                    pace.observe(part.length, seconds)
-                elif (isinstance(exc, TransientError) and not isinstance(exc, SourceChangedError)
-                      and clock() >= hard):
-                    report.stopped_by_deadline = True  # abandoned at the deadline: not a fault
-                else:
-                    failures.append(exc)
-    report.remaining = [p.number for p in todo if p.number not in finished]
-    if failures:
-        raise _first_error(failures)
+            flight.reap(block=True)
+    report.remaining = [p.number for p in todo if p.number not in report.part_crcs]
+    if flight.failures:
+        raise _first_error(flight.failures)
 
 
 def transfer_stream(
@@ -313,7 +358,6 @@ def transfer_stream(
     source that changed under a resumed upload. A broken stream starts over (``attempts``).
     ``deadline`` and ``hard_deadline`` mean what they mean for ``transfer_parts``.
     """
-    hard = _hard(deadline, hard_deadline)
     if parallel < 1 or attempts < 1:
         raise ValueError("parallel and attempts must be at least 1")
     plan = part_ranges(size, part_size)
@@ -324,23 +368,11 @@ def transfer_stream(
         if _already_there(existing, p, md5_known)
     }
     report = TransferReport(upload_id, 0, 0, False, [], {}, len(have))
-    pace = _Pace()
-    tries = 0
+    budget = _Budget(deadline, _hard(deadline, hard_deadline), clock)
+    passes = _StreamPasses(source, _Upload(s3, bucket, key, upload_id), plan, have, report,
+                           budget, parallel, md5_known is not None)
     try:
-        while True:
-            try:
-                _stream_once(source, s3, bucket, key, upload_id, plan, have, report, pace,
-                             deadline, hard, parallel, clock, md5_known is not None)
-                break
-            except SourceChangedError:
-                raise
-            except TransientError:
-                tries += 1
-                if clock() >= deadline:
-                    report.stopped_by_deadline = True
-                    break
-                if tries >= attempts:
-                    raise
+        passes.run(attempts)
     finally:
         report.remaining = [p.number for p in plan if p.number not in have]
         if on_report is not None:
@@ -348,136 +380,110 @@ def transfer_stream(
     return report
 
 
-def _stream_once(
-    source: StreamReader,
-    s3: S3Client,
-    bucket: str,
-    key: str,
-    upload_id: str,
-    plan: list[PartRange],
-    have: dict[int, str | None],
-    report: TransferReport,
-    pace: _Pace,
-    deadline: float,
-    hard_deadline: float,
-    parallel: int,
-    clock: Callable[[], float],
-    with_md5: bool = False,
-) -> None:
-    """One pass over the stream; ``have`` and ``report`` record every part finished."""
-    needed = [p.number for p in plan if p.number not in have]
-    if not needed:
-        return
-    last_needed = needed[-1]
-    failures: list[BaseException] = []
-    inflight: dict[Future[tuple[str, str | None]], tuple[PartRange, float]] = {}
+class _StreamPasses:
+    """``transfer_stream``'s passes over the stream: each cuts it into parts (``cut_stream``),
+    uploads the missing ones while the next fills, and checks the ones S3 holds."""
 
-    def reap(block: bool) -> None:
-        if not inflight:
+    def __init__(self, source: StreamReader, upload: _Upload, plan: list[PartRange],
+                 have: dict[int, str | None], report: TransferReport, budget: _Budget,
+                 parallel: int, with_md5: bool) -> None:
+        self.source, self.upload, self.plan, self.have = source, upload, plan, have
+        self.report, self.budget, self.parallel, self.with_md5 = report, budget, parallel, with_md5
+        self.pace = _Pace()
+
+    def run(self, attempts: int) -> None:
+        """Passes until every part is there, the deadline, or ``attempts`` broken streams."""
+        tries = 0
+        while True:
+            try:
+                self.once()
+                return
+            except SourceChangedError:
+                raise
+            except TransientError:
+                tries += 1
+                if self.budget.clock() >= self.budget.deadline:
+                    self.report.stopped_by_deadline = True
+                    return
+                if tries >= attempts:
+                    raise
+            finally:
+                self.have.update(self.report.part_crcs)
+
+    def once(self) -> None:
+        """One pass over the stream; ``report`` records every part finished."""
+        needed = [p.number for p in self.plan if p.number not in self.have]
+        if not needed:
             return
-        done, _ = wait(inflight, timeout=None if block else 0, return_when=FIRST_COMPLETED)
-        for fut in done:
-            part, started = inflight.pop(fut)
-            exc = fut.exception()
-            if exc is None:
-                crc, md5 = fut.result()
-                have[part.number] = crc
-                report.part_crcs[part.number] = crc
-                if md5 is not None:
-                    report.part_md5s[part.number] = md5
-                report.parts_done += 1
-                report.bytes_done += part.length
-                pace.observe(part.length, clock() - started)
-            else:
-                failures.append(exc)
+        chunks = self.source.stream(deadline=self.budget.hard)
+        error: CloudSyncError | None = None
+        with ThreadPoolExecutor(max_workers=self.parallel,
+                                thread_name_prefix="cloudsync-stream") as pool:
+            flight = _InFlight(pool, self.report, self.pace, self.budget.clock)
+            started: dict[int, float] = {}
+            decide = self._decider(flight, needed[-1], started)
+            try:
+                for piece in cut_stream(chunks, self.plan, decide):
+                    if piece.data is None:
+                        self._check(piece)
+                        continue
+                    number = piece.part.number
+                    flight.submit(piece.part, started[number], self.upload.send, number,
+                                  piece.data, self.with_md5, self.budget.clock)
+            except CloudSyncError as e:
+                error = e
+            finally:
+                close = getattr(chunks, "close", None)
+                if callable(close):
+                    close()
+                flight.drain()
+        errors: list[BaseException] = ([error] if error else []) + flight.failures
+        if errors:
+            raise _first_error(errors)
 
-    def upload(part: PartRange, data: bytearray) -> tuple[str, str | None]:
-        md5 = md5_hex(data) if with_md5 else None
-        return _upload_part(s3, bucket, key, upload_id, part.number, data), md5
+    def _decider(self, flight: _InFlight, last_needed: int,
+                 started: dict[int, float]) -> Callable[[PartRange], Cut]:
+        """At each part boundary: keep it (to upload), check it (S3 holds it) or stop."""
 
-    gen = source.stream(deadline=hard_deadline)
-    error: CloudSyncError | None = None
-    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="cloudsync-stream") as pool:
-        try:
-            idx, pos, crc_run, started, begun = 0, 0, 0, 0.0, 0
-            buf: bytearray | None = None
-            stop = False
-            for chunk in gen:
-                view = memoryview(chunk)
-                off = 0
-                while off < len(view):
-                    if idx >= len(plan):
-                        size = plan[-1].end + 1
-                        raise SizeMismatchError("source stream (more bytes than probed)",
-                                                size, size + len(view) - off)
-                    part = plan[idx]
-                    if pos == 0:  # at a part boundary: decide about this part
-                        reap(block=False)
-                        missing = part.number not in have
-                        need = pace.need(part.length) if missing else 0.0
-                        if failures or part.number > last_needed:
-                            stop = True
-                        elif not _may_start(clock(), need, deadline, hard_deadline, begun == 0):
-                            report.stopped_by_deadline = True
-                            stop = True
-                        elif missing:
-                            while len(inflight) >= parallel:
-                                reap(block=True)
-                            buf = bytearray(part.length)
-                            started = clock()
-                            begun += 1
-                        else:
-                            crc_run = 0
-                    if stop:
-                        break
-                    take = min(len(view) - off, part.length - pos)
-                    piece = view[off : off + take]
-                    if buf is not None:
-                        buf[pos : pos + take] = piece
-                    else:
-                        crc_run = zlib.crc32(piece, crc_run)
-                    pos += take
-                    off += take
-                    if pos == part.length:
-                        if buf is not None:
-                            inflight[pool.submit(upload, part, buf)] = (part, started)
-                            buf = None
-                        else:
-                            known = have.get(part.number)
-                            if known and known != crc32_to_b64(crc_run & 0xFFFFFFFF):
-                                raise ChecksumMismatchError(
-                                    f"s3://{bucket}/{key} part {part.number}: the source's bytes "
-                                    f"differ from the part uploaded earlier"
-                                )
-                        idx += 1
-                        pos = 0
-                if stop or idx >= len(plan) or plan[idx].number > last_needed:
-                    break
-            else:
-                if idx < len(plan):
-                    raise TransientError(
-                        f"source stream ended early: expected {plan[-1].end + 1} bytes, "
-                        f"received {plan[idx].start + pos}"
-                    )
-        except CloudSyncError as e:
-            error = e
-        finally:
-            close = getattr(gen, "close", None)
-            if callable(close):
-                close()
-            while inflight:
-                reap(block=True)
-    errors: list[BaseException] = ([error] if error else []) + failures
-    if errors:
-        raise _first_error(errors)
+        def decide(part: PartRange) -> Cut:
+            flight.reap(block=False)
+            missing = part.number not in self.have
+            need = self.pace.need(part.length) if missing else 0.0
+            if flight.failures or part.number > last_needed:
+                return Cut.STOP
+            if not self.budget.may_start(need, flight.begun == 0):
+                self.report.stopped_by_deadline = True
+                return Cut.STOP
+            if not missing:
+                return Cut.CHECK
+            while len(flight) >= self.parallel:
+                flight.reap(block=True)
+            started[part.number] = self.budget.clock()
+            return Cut.KEEP
+
+        return decide
+
+    def _check(self, piece: Piece) -> None:
+        """A part S3 holds, read again: its bytes must be the ones uploaded then."""
+        known = self.have.get(piece.part.number)
+        if known and known != crc32_to_b64(piece.crc32):
+            raise ChecksumMismatchError(
+                f"s3://{self.upload.bucket}/{self.upload.key} part {piece.part.number}: the "
+                f"source's bytes differ from the part uploaded earlier"
+            )
 
 
-def _read_whole(source: Source, info: SourceInfo, deadline: float) -> bytes | bytearray:
-    """A small file in one piece (one ranged GET, or the stream if Range is ignored)."""
+def read_whole(source: Reader, info: SourceInfo, deadline: float) -> bytes | bytearray:
+    """A file smaller than a part in one piece: one ranged GET, or the stream if the source
+    ignores Range. Exactly ``info.size`` bytes or an error: a short read is transient, more
+    bytes than planned is a ``SizeMismatchError``."""
     if info.size == 0:
         return b""
     if info.ranges:
-        return source.read_range(0, info.size - 1, deadline=deadline)
+        data = source.read_range(0, info.size - 1, deadline=deadline)
+        if len(data) != info.size:
+            raise TransientError(f"whole file: expected {info.size} bytes, read {len(data)}")
+        return data
     buf = bytearray()
     for chunk in source.stream(deadline=deadline):
         buf += chunk
@@ -486,69 +492,3 @@ def _read_whole(source: Source, info: SourceInfo, deadline: float) -> bytes | by
     if len(buf) != info.size:
         raise TransientError(f"source stream ended early: expected {info.size}, got {len(buf)}")
     return buf
-
-
-def _resume_part_size(existing: Mapping[int, UploadedPart], size: int) -> int | None:
-    """The part size an existing upload was cut with, if it fits this file; else None."""
-    if not existing:
-        return None
-    part_size = max(p.size for p in existing.values())
-    if part_size < MIN_PART_SIZE or part_count(size, part_size) > MAX_PARTS:
-        return None
-    return part_size
-
-
-def transfer_file(
-    source: Source,
-    s3: S3Client,
-    bucket: str,
-    key: str,
-    *,
-    metadata: Mapping[str, str],
-    tagging: str,
-    deadline: float,
-    parallel: int = 8,
-    part_size_mib: int = 0,
-    allow_overwrite: bool = False,
-    upload_id: str | None = None,
-    on_upload: Callable[[str], None] | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> ArchivedObject | TransferReport:
-    """Probe, plan, start or resume, transfer (ranged or streamed), complete and verify.
-
-    Returns the ArchivedObject when done, or the TransferReport when the deadline stopped it
-    (call again with ``report.upload_id``). ``on_upload`` receives the upload id before any
-    byte moves, so a caller can record it. A PermanentError aborts the upload (nothing
-    incomplete is left); a TransientError leaves it for the next attempt to resume.
-    """
-    info = source.probe(deadline=deadline)
-    part_size = choose_part_size(info.size, part_size_mib)
-    if info.size <= part_size:
-        if upload_id:
-            _abort_quietly(s3, bucket, key, upload_id)  # a leftover from an earlier plan
-        data = _read_whole(source, info, deadline)
-        return put_small(s3, bucket, key, data, expected_size=info.size, metadata=metadata,
-                         tagging=tagging, allow_overwrite=allow_overwrite)
-
-    uid = start_upload(s3, bucket, key, metadata, tagging, upload_id)
-    try:
-        if uid == upload_id:
-            part_size = _resume_part_size(uploaded_parts(s3, bucket, key, uid),
-                                          info.size) or part_size
-        if on_upload is not None:
-            on_upload(uid)
-        if info.ranges:
-            report = transfer_parts(source, s3, bucket, key, uid,
-                                    part_ranges(info.size, part_size), deadline=deadline,
-                                    parallel=parallel, clock=clock)
-        else:
-            report = transfer_stream(source, s3, bucket, key, uid, size=info.size,
-                                     part_size=part_size, deadline=deadline,
-                                     parallel=max(1, min(parallel, 2)), clock=clock)
-        if report.remaining:
-            return report
-        return complete_upload(s3, bucket, key, uid, expected_size=info.size,
-                               allow_overwrite=allow_overwrite, known_crcs=report.part_crcs)
-    except PermanentError:
-        _abort_quietly(s3, bucket, key, uid)
-        raise

@@ -29,9 +29,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-MIB = 1024 * 1024
-MIN_PART = 5 * MIB  # S3's minimum for every part but the last
-MAX_PART = 5 * 1024 * MIB
+from ..s3_limits import MAX_PART_SIZE, MAX_PARTS, MIB, MIN_PART_SIZE
+
+MIN_PART = MIN_PART_SIZE  # S3's minimum for every part but the last
+MAX_PART = MAX_PART_SIZE
 MAX_ALIGNED_PART = 64 * MIB  # larger origin parts would not fit parallel reads in memory
 MAX_RECORDED_PARTS = 2_000  # MD5s kept per file in the tracker row (~35 bytes each)
 PREFERRED_PART_MIB = (5, 8, 16, 15, 10, 32, 64, 6, 12, 20, 25, 50)
@@ -64,7 +65,7 @@ def parse_etag(value: str | None) -> OriginEtag | None:
     if m is None:
         return OriginEtag(raw)
     parts = int(m.group(2)) if m.group(2) is not None else None
-    if parts is not None and not 1 <= parts <= 10_000:
+    if parts is not None and not 1 <= parts <= MAX_PARTS:
         return OriginEtag(raw)
     return OriginEtag(raw, m.group(1).lower(), parts)
 

@@ -12,15 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import InvalidMediaError
-
-MIB = 1024 * 1024
-GIB = 1024 * MIB
-TIB = 1024 * GIB
-
-MIN_PART_SIZE = 5 * MIB
-MAX_PART_SIZE = 5 * GIB
-MAX_PARTS = 10_000
-MAX_OBJECT_SIZE = 5 * TIB
+from ..s3_limits import MAX_OBJECT_SIZE as MAX_OBJECT_SIZE  # re-exported: S3's limits
+from ..s3_limits import MAX_PART_SIZE as MAX_PART_SIZE
+from ..s3_limits import MAX_PARTS as MAX_PARTS
+from ..s3_limits import MIB
+from ..s3_limits import MIN_PART_SIZE as MIN_PART_SIZE
 
 # AWS advises 8-16 MB ranges; 16 MiB halves the requests of big files, 8 MiB gives files of a
 # few hundred MiB enough parts to keep eight connections busy.

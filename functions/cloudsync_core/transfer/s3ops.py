@@ -7,15 +7,18 @@ upload, and must then recognise the object as its own instead of failing or over
 
 Checksums: uploads are created with ``ChecksumAlgorithm=CRC32, ChecksumType=FULL_OBJECT``;
 every part carries the CRC32 of the bytes read at the source; completion sends the full-object
-CRC32 combined from the part CRCs and ``MpuObjectSize``, so S3 itself refuses a wrong object,
-and ``head_object(ChecksumMode=ENABLED)`` is checked afterwards by us as well.
+CRC32 combined from the part CRCs and ``MpuObjectSize``, so S3 itself refuses a wrong object.
+S3 answers a write with the CRC32 it computed over what it stored: when that equals ours the
+object is verified without another request; where the answer carries none (moto's completion),
+``head_object(ChecksumMode=ENABLED)`` reads it back and it is checked then.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -98,7 +101,9 @@ class ArchivedObject:
     etag: str
     crc32_verified: bool = True
     existing: bool = False
-    metadata: Mapping[str, str] = field(default_factory=dict)  # the object's user metadata
+    # The object's user metadata: as read back, or as written; empty where a completion was
+    # verified from its answer (the metadata went in with CreateMultipartUpload).
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 def upload_gone(e: BaseException) -> bool:
@@ -327,6 +332,23 @@ def _verify_stored(
     return _as_archived(key, head, verified=crc is not None, existing=False)
 
 
+def _verified(s3: S3Client, bucket: str, key: str, answer: Mapping[str, Any], size: int,
+              crc: str | None, metadata: Mapping[str, str]) -> ArchivedObject:
+    """The object a write just stored, verified: from the write's own answer when S3 echoes
+    the CRC32 it computed over the bytes it stored (and ours matches: S3 itself checked the
+    size, Content-Length or ``MpuObjectSize``), else read back with a HEAD (moto's
+    CompleteMultipartUpload echoes none). An echoed CRC32 that differs from ours fails."""
+    echoed = answer.get("ChecksumCRC32")
+    if crc is None or not echoed:
+        return _verify_stored(s3, bucket, key, answer.get("VersionId"), size, crc)
+    if echoed != crc:
+        raise ChecksumMismatchError(
+            f"{_where(bucket, key)}: S3 stored CRC32 {echoed}, computed from the source {crc}"
+        )
+    return ArchivedObject(key=key, version_id=answer.get("VersionId"), size=size, crc32_b64=crc,
+                          etag=str(answer.get("ETag", "")), metadata=dict(metadata))
+
+
 def _check_layout(bucket: str, key: str, parts: Mapping[int, UploadedPart],
                   expected_size: int) -> list[UploadedPart]:
     """The parts in order, if they are exactly one ``expected_size`` file cut evenly.
@@ -392,52 +414,57 @@ def complete_upload(
     allow_overwrite: bool,
     known_crcs: Mapping[int, str] | None = None,
     identity: Mapping[str, str] | None = None,
+    parts: Mapping[int, UploadedPart] | None = None,
 ) -> ArchivedObject:
     """Check the parts, complete the upload without overwriting, verify the stored object.
 
     ``known_crcs`` (part number -> base64 CRC32) fills in part checksums where ListParts
     reports none (moto); where S3 reports one it must agree. ``identity`` (metadata the object
-    must carry to be ours after a 412). Any PermanentError raised here aborts the upload first,
-    so nothing incomplete is left behind.
+    must carry to be ours after a 412). ``parts``: the upload's ListParts, when the caller has
+    just read it (one request fewer); else it is read here. Any PermanentError raised here
+    aborts the upload first, so nothing incomplete is left behind.
     """
+    with _aborted_on_permanent(s3, bucket, key, upload_id):
+        try:
+            if parts is None:
+                parts = uploaded_parts(s3, bucket, key, upload_id)
+        except TransientError as e:
+            if not upload_gone(e):
+                raise
+            # Most likely an earlier run of this step completed it (at-least-once delivery).
+            done, _ = _existing_if_same(s3, bucket, key, expected_size, None, need_crc=False)
+            if done is not None:
+                return done
+            raise
+        ordered = _check_layout(bucket, key, parts, expected_size)
+        crcs, full = _full_crc(bucket, key, ordered, known_crcs or {})
+        request = _complete_request(bucket, key, upload_id, ordered, crcs, full, expected_size,
+                                    allow_overwrite)
+        return _send_complete(s3, request, ordered, full, identity)
+
+
+@contextmanager
+def _aborted_on_permanent(s3: S3Client, bucket: str, key: str, upload_id: str) -> Iterator[None]:
+    """A PermanentError on its way out aborts the upload first (nothing incomplete is left)."""
     try:
-        return _complete(s3, bucket, key, upload_id, expected_size, allow_overwrite,
-                         known_crcs or {}, identity)
+        yield
     except PermanentError:
         _abort_quietly(s3, bucket, key, upload_id)
         raise
 
 
-def _complete(
-    s3: S3Client,
-    bucket: str,
-    key: str,
-    upload_id: str,
-    expected_size: int,
-    allow_overwrite: bool,
-    known: Mapping[int, str],
-    identity: Mapping[str, str] | None = None,
-) -> ArchivedObject:
-    try:
-        parts = uploaded_parts(s3, bucket, key, upload_id)
-    except TransientError as e:
-        if not upload_gone(e):
-            raise
-        # Most likely an earlier run of this step completed it (at-least-once delivery).
-        done, _ = _existing_if_same(s3, bucket, key, expected_size, None, need_crc=False)
-        if done is not None:
-            return done
-        raise
-    ordered = _check_layout(bucket, key, parts, expected_size)
-    crcs, full = _full_crc(bucket, key, ordered, known)
-
+def _complete_request(bucket: str, key: str, upload_id: str, ordered: list[UploadedPart],
+                      crcs: list[str | None], full: str | None, expected_size: int,
+                      allow_overwrite: bool) -> dict[str, Any]:
+    """CompleteMultipartUpload's arguments: the parts in order with their CRC32s, the object's
+    size and full-object CRC32 for S3 to check, and no overwrite unless allowed."""
     completed: list[CompletedPartTypeDef] = []
     for p, c in zip(ordered, crcs, strict=True):
         entry: CompletedPartTypeDef = {"PartNumber": p.number, "ETag": p.etag}
         if c:
             entry["ChecksumCRC32"] = c
         completed.append(entry)
-    kwargs: dict[str, Any] = {
+    request: dict[str, Any] = {
         "Bucket": bucket,
         "Key": key,
         "UploadId": upload_id,
@@ -445,29 +472,37 @@ def _complete(
         "MpuObjectSize": expected_size,
     }
     if full is not None:
-        kwargs["ChecksumCRC32"] = full
-        kwargs["ChecksumType"] = "FULL_OBJECT"
+        request["ChecksumCRC32"] = full
+        request["ChecksumType"] = "FULL_OBJECT"
     if not allow_overwrite:
-        kwargs["IfNoneMatch"] = "*"
+        request["IfNoneMatch"] = "*"
+    return request
+
+
+def _send_complete(s3: S3Client, request: dict[str, Any], ordered: list[UploadedPart],
+                   full: str | None, identity: Mapping[str, str] | None) -> ArchivedObject:
+    """Complete; a 412 or a vanished upload may be our own earlier completion (its answer
+    lost): then that object is the result."""
+    bucket, key, size = request["Bucket"], request["Key"], request["MpuObjectSize"]
     try:
-        resp = s3.complete_multipart_upload(**kwargs)
+        resp = s3.complete_multipart_upload(**request)
     except ClientError as e:
         code = error_code(e)
         if code == "PreconditionFailed" or http_status(e) == 412:
-            done, head = _ours_after_conflict(s3, bucket, key, expected_size, full,
+            done, head = _ours_after_conflict(s3, bucket, key, size, full,
                                               etag=multipart_etag(ordered), identity=identity)
             if done is None:
-                raise _conflict(bucket, key, head, expected_size, full) from e
-            _abort_quietly(s3, bucket, key, upload_id)
+                raise _conflict(bucket, key, head, size, full) from e
+            _abort_quietly(s3, bucket, key, request["UploadId"])
             return done
         if code == "NoSuchUpload":
-            done, _ = _existing_if_same(s3, bucket, key, expected_size, full, need_crc=False)
+            done, _ = _existing_if_same(s3, bucket, key, size, full, need_crc=False)
             if done is not None:
                 return done
         raise translate(e, f"CompleteMultipartUpload {_where(bucket, key)}") from e
     except BotoCoreError as e:
         raise translate(e, f"CompleteMultipartUpload {_where(bucket, key)}") from e
-    return _verify_stored(s3, bucket, key, resp.get("VersionId"), expected_size, full)
+    return _verified(s3, bucket, key, resp, size, full, {})
 
 
 def stored_object(
@@ -531,4 +566,4 @@ def put_small(
         raise translate(e, f"PutObject {_where(bucket, key)}") from e
     except BotoCoreError as e:
         raise translate(e, f"PutObject {_where(bucket, key)}") from e
-    return _verify_stored(s3, bucket, key, resp.get("VersionId"), expected_size, crc)
+    return _verified(s3, bucket, key, resp, expected_size, crc, metadata)

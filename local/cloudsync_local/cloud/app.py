@@ -25,7 +25,6 @@ import threading
 import time
 import zipfile
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any, Final
 
 import boto3
@@ -33,13 +32,18 @@ from botocore.config import Config
 
 from cloudsync_core import schema
 from cloudsync_core import settings as env_names
+from cloudsync_core.alerts import ENV_NOTIFY_SECRET
 from cloudsync_core.keys import archive_prefix
+from cloudsync_core.providers import DEFAULT_PROVIDER, provider_spec
 from cloudsync_core.services import set_services
+from cloudsync_defs import stack as stack_contract
 from cloudsync_defs.functions import FUNCTIONS, SCHEDULE_EVENT, FunctionSpec
 from cloudsync_defs.lifecycle import lifecycle_request, lifecycle_rules, policy_from_config
 from cloudsync_defs.table import create_table_request
 from cloudsync_defs.workflow import StateRetryPolicy, render_transfer_definition
 
+from ..published import health_parameter_name, state_parameter_name
+from ..running import Running
 from . import dynamo_guard
 from .chaos import FaultPlan, install_workflow_faults
 from .invoke import AsyncFailure, Dispatcher, Handler, install, uninstall
@@ -57,13 +61,8 @@ _active: LocalCloud | None = None
 
 
 def outputs_parameter_name(stack: str) -> str:
-    """Where a stack publishes its outputs (the Pulumi program writes the same name)."""
-    return f"/cloudsync/{stack}/outputs"
-
-
-def health_parameter_name(stack: str) -> str:
-    """Where the local cloud says what went wrong inside it (a stalled stream)."""
-    return f"/cloudsync/{stack}/local-health"
+    """Where a stack publishes its outputs (the stack contract, as the Pulumi program)."""
+    return stack_contract.outputs_parameter(stack)
 
 
 def resource_names(stack: str, account_id: str) -> dict[str, str]:
@@ -74,8 +73,9 @@ def resource_names(stack: str, account_id: str) -> dict[str, str]:
     return {
         "table": f"{prefix}-tracker",
         "bucket": f"{prefix}-archive-{account_id}",
-        "secret": f"cloudsync/{stack}/gopro-credentials",
+        "secret": f"cloudsync/{stack}/{provider_spec(DEFAULT_PROVIDER).secret.secret_name}",
         "topic": f"{prefix}-alerts",
+        "notify_secret": f"cloudsync/{stack}/notify",  # Slack / webhook alert URLs
         "queue": f"{prefix}-alerts-tap",
         "state_machine": f"{prefix}-transfer",
         "functions_role": f"{prefix}-functions",
@@ -91,6 +91,24 @@ def _check_port_free(host: str, port: int) -> None:
         sock.bind((host, port))
 
 
+def _function_settings(
+    settings: Mapping[str, str] | None,
+    *,
+    gopro_api_url: str | None,
+    time_budget_s: int | None,
+    max_concurrent_media: int | None,
+) -> dict[str, str]:
+    """The functions' settings: ``settings`` with the constructor's shortcuts applied."""
+    out = dict(settings or {})
+    shortcuts = {
+        env_names.ENV_GOPRO_API_URL: gopro_api_url,
+        env_names.ENV_TIME_BUDGET: time_budget_s,
+        env_names.ENV_MAX_CONCURRENT_MEDIA: max_concurrent_media,
+    }
+    out.update({name: str(value) for name, value in shortcuts.items() if value is not None})
+    return out
+
+
 def _dummy_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -100,7 +118,7 @@ def _dummy_zip() -> bytes:
     return buffer.getvalue()
 
 
-class LocalCloud:
+class LocalCloud(Running):
     """The stack in moto, with its handlers, its stream mapping and its schedule."""
 
     def __init__(
@@ -143,13 +161,10 @@ class LocalCloud:
             region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
             or DEFAULT_REGION
         )
-        self._settings = dict(settings or {})
-        if gopro_api_url is not None:
-            self._settings[env_names.ENV_GOPRO_API_URL] = gopro_api_url
-        if time_budget_s is not None:
-            self._settings[env_names.ENV_TIME_BUDGET] = str(time_budget_s)
-        if max_concurrent_media is not None:
-            self._settings[env_names.ENV_MAX_CONCURRENT_MEDIA] = str(max_concurrent_media)
+        self._settings = _function_settings(
+            settings, gopro_api_url=gopro_api_url, time_budget_s=time_budget_s,
+            max_concurrent_media=max_concurrent_media,
+        )
         self.max_concurrent_media = int(
             self._settings.get(env_names.ENV_MAX_CONCURRENT_MEDIA, "5")
         )
@@ -163,7 +178,10 @@ class LocalCloud:
         self._stream_retry_delay_s = stream_retry_delay_s
         self._async_retry_delay_s = async_retry_delay_s
         self._schedule_interval_s = schedule_interval_s
+        self._init_running_state()
 
+    def _init_running_state(self) -> None:
+        """What :meth:`start` fills in and :meth:`stop` clears."""
         self._lock = threading.RLock()
         self._server: Any = None
         self._port: int | None = None
@@ -180,20 +198,9 @@ class LocalCloud:
         self.function_arns: dict[str, str] = {}
         self.definition = ""
         self.faults: FaultPlan | None = None
+        self.started_at = ""
 
-    # --- lifecycle -----------------------------------------------------------------------
-
-    def __enter__(self) -> LocalCloud:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    # --- lifecycle (``with LocalCloud() as cloud``: ``Running``) ---------------------------
 
     @property
     def running(self) -> bool:
@@ -223,6 +230,18 @@ class LocalCloud:
         return self
 
     def _start(self) -> None:
+        self._start_moto()
+        self._connect()
+        self.account_id = self._clients["sts"].get_caller_identity()["Account"]
+        self.names = resource_names(self.stack, self.account_id)
+        self._create_stack()
+        self._set_function_env()
+        self._start_functions()
+        self._publish_state()
+        log.info("local cloud ready at %s (stack %s)", self.endpoint_url, self.stack)
+
+    def _start_moto(self) -> None:
+        """moto's server on the port, its Step Functions interpreter switched on."""
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
@@ -236,11 +255,12 @@ class LocalCloud:
         server.start()
         self._server = server
         self._port = int(server.get_host_and_port()[1])
-
         self._saved_sfn_config = dict(default_user_config.get("stepfunctions", {}))
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         self._set_env({"MOTO_PORT": str(self._port)})
 
+    def _connect(self) -> None:
+        """The local cloud's own clients (moto's fake credentials)."""
         session = boto3.session.Session(
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -254,10 +274,9 @@ class LocalCloud:
             self._clients[service] = session.client(
                 service, endpoint_url=self.endpoint_url, config=config
             )
-        self.account_id = self._clients["sts"].get_caller_identity()["Account"]
-        self.names = resource_names(self.stack, self.account_id)
-        self._create_stack()
 
+    def _set_function_env(self) -> None:
+        """The process environment the in-process functions read, as Lambda would set it."""
         env = self.function_environment()
         env["AWS_ENDPOINT_URL"] = self.endpoint_url
         if not os.environ.get("AWS_ACCESS_KEY_ID"):
@@ -269,6 +288,8 @@ class LocalCloud:
         # built for an earlier cloud in this process.
         set_services(None)
 
+    def _start_functions(self) -> None:
+        """Invokes routed in-process, the stream mapping playing, the schedule's timer."""
         specs = {spec.name: spec for spec in FUNCTIONS}
         self._dispatcher = Dispatcher(
             specs,
@@ -278,11 +299,9 @@ class LocalCloud:
             async_retry_delay_s=self._async_retry_delay_s,
         )
         install(self._dispatcher)
-
-        stream_arn = self._outputs["stream_arn"]
         self._player = StreamPlayer(
             self._clients["dynamodbstreams"],
-            stream_arn,
+            self._outputs["stream_arn"],
             self._deliver_to_start,
             region=self.region,
             filter_patterns=[schema.PENDING_FILTER_PATTERN],
@@ -295,7 +314,16 @@ class LocalCloud:
         if self._schedule_interval_s:
             self._timer = threading.Thread(target=self._schedule_loop, name="schedule", daemon=True)
             self._timer.start()
-        log.info("local cloud ready at %s (stack %s)", self.endpoint_url, self.stack)
+
+    def _publish_state(self) -> None:
+        """Where `cloudsync status`, `sync` and `verify` learn that this cloud's state lives in
+        memory and since when (a fresh, empty one is no clean empty archive)."""
+        self.started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        state = {"started_at": self.started_at, "in_memory": True}
+        self._clients["ssm"].put_parameter(
+            Name=state_parameter_name(self.stack), Type="String",
+            Value=json.dumps(state, sort_keys=True), Overwrite=True,
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the schedule, the poller, in-flight async invokes (bounded), moto; restore."""
@@ -363,6 +391,7 @@ class LocalCloud:
             env_names.ENV_BUCKET: self.names["bucket"],
             env_names.ENV_SECRET: self.names["secret"],
             env_names.ENV_TOPIC: self._outputs.get("topic_arn", ""),
+            ENV_NOTIFY_SECRET: self.names["notify_secret"],
             env_names.ENV_STATE_MACHINE: self._outputs.get("state_machine_arn", ""),
             env_names.ENV_ENVIRONMENT: self.stack,
             "POWERTOOLS_SERVICE_NAME": "cloudsync",
@@ -374,8 +403,54 @@ class LocalCloud:
         return env
 
     def _create_stack(self) -> None:
-        c = self._clients
+        """The stack's resources, as the Pulumi program declares them, and its outputs."""
         names = self.names
+        functions_role, workflow_role = (
+            self._create_role(names[r]) for r in ("functions_role", "workflow_role")
+        )
+        stream_arn = self._create_table()
+        self._create_bucket()
+        # Credentials: the secret exists, empty until `cloudsync login`.
+        secret_arn = self._clients["secretsmanager"].create_secret(
+            Name=names["secret"], Description="GoPro credentials (cloudsync login)"
+        )["ARN"]
+        notify_arn = self._clients["secretsmanager"].create_secret(
+            Name=names["notify_secret"], Description="Slack and webhook alert URLs"
+        )["ARN"]
+        topic_arn, queue_url = self._create_alerts()
+        state_machine_arn = (
+            f"arn:aws:states:{self.region}:{self.account_id}:stateMachine:"
+            f"{names['state_machine']}"
+        )
+        self._outputs = {"topic_arn": topic_arn, "state_machine_arn": state_machine_arn}
+        self._create_functions(functions_role)
+        self._create_workflow(workflow_role, state_machine_arn)
+        self._outputs = {
+            "endpoint_url": self.endpoint_url,
+            "region": self.region,
+            "stack": self.stack,
+            "account_id": self.account_id,
+            "bucket": names["bucket"],
+            "table": names["table"],
+            "stream_arn": stream_arn,
+            "state_machine_arn": state_machine_arn,
+            "secret_id": names["secret"],
+            "secret_arn": secret_arn,
+            "topic_arn": topic_arn,
+            "notify_secret_id": names["notify_secret"],
+            "notify_secret_arn": notify_arn,
+            "alerts_queue_url": queue_url,
+            "list_function": self.function_name("list"),
+            "functions": {spec.name: self.function_name(spec.name) for spec in FUNCTIONS},
+            "outputs_parameter": outputs_parameter_name(self.stack),
+        }
+        self._clients["ssm"].put_parameter(
+            Name=outputs_parameter_name(self.stack), Type="String",
+            Value=json.dumps(stack_contract.outputs_document(self._outputs), sort_keys=True),
+            Overwrite=True,
+        )
+
+    def _create_role(self, name: str) -> str:
         trust = {
             "Version": "2012-10-17",
             "Statement": [
@@ -386,110 +461,80 @@ class LocalCloud:
                 }
             ],
         }
-        functions_role = c["iam"].create_role(
-            RoleName=names["functions_role"], AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
-        workflow_role = c["iam"].create_role(
-            RoleName=names["workflow_role"], AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
+        return str(self._clients["iam"].create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust)
+        )["Role"]["Arn"])
 
-        # The tracker: keys, GSI, stream NEW_AND_OLD_IMAGES, PITR.
-        table = c["dynamodb"].create_table(**create_table_request(names["table"]))
-        stream_arn = table["TableDescription"]["LatestStreamArn"]
-        c["dynamodb"].update_continuous_backups(
-            TableName=names["table"],
+    def _create_table(self) -> str:
+        """The tracker: keys, GSI, stream NEW_AND_OLD_IMAGES, PITR; returns the stream ARN."""
+        ddb = self._clients["dynamodb"]
+        table = ddb.create_table(**create_table_request(self.names["table"]))
+        ddb.update_continuous_backups(
+            TableName=self.names["table"],
             PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
         )
+        return str(table["TableDescription"]["LatestStreamArn"])
 
-        # The archive: versioned, encrypted, private, with the shared lifecycle rules.
-        bucket = names["bucket"]
+    def _create_bucket(self) -> None:
+        """The archive: versioned, encrypted, private, with the shared lifecycle rules."""
+        s3, bucket = self._clients["s3"], self.names["bucket"]
         if self.region == "us-east-1":
-            c["s3"].create_bucket(Bucket=bucket)
+            s3.create_bucket(Bucket=bucket)
         else:
-            c["s3"].create_bucket(
+            s3.create_bucket(
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region}
             )
-        c["s3"].put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        c["s3"].put_bucket_encryption(
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_encryption(
             Bucket=bucket,
             ServerSideEncryptionConfiguration={
                 "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
             },
         )
-        c["s3"].put_public_access_block(
+        s3.put_public_access_block(
             Bucket=bucket,
             PublicAccessBlockConfiguration={
                 "BlockPublicAcls": True, "IgnorePublicAcls": True,
                 "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
             },
         )
-        c["s3"].put_bucket_lifecycle_configuration(
+        s3.put_bucket_lifecycle_configuration(
             Bucket=bucket, **lifecycle_request(self.lifecycle_rules())
         )
 
-        # Credentials: the secret exists, empty until `cloudsync login`.
-        secret_arn = c["secretsmanager"].create_secret(
-            Name=names["secret"], Description="GoPro credentials (cloudsync login)"
-        )["ARN"]
-
-        # Alerts, and a queue subscribed to them so every published message can be read.
-        topic_arn = c["sns"].create_topic(Name=names["topic"])["TopicArn"]
-        queue_url = c["sqs"].create_queue(QueueName=names["queue"])["QueueUrl"]
+    def _create_alerts(self) -> tuple[str, str]:
+        """The alerts topic, and a queue subscribed to it so every message can be read."""
+        c = self._clients
+        topic_arn = str(c["sns"].create_topic(Name=self.names["topic"])["TopicArn"])
+        queue_url = str(c["sqs"].create_queue(QueueName=self.names["queue"])["QueueUrl"])
         queue_arn = c["sqs"].get_queue_attributes(
             QueueUrl=queue_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
         c["sns"].subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        return topic_arn, queue_url
 
-        # Functions: configuration only; invokes are routed in-process (see .invoke).
-        self._outputs = {"topic_arn": topic_arn}
+    def _create_functions(self, role: str) -> None:
+        """Configuration only; invokes are routed in-process (see .invoke)."""
         code = _dummy_zip()
-        state_machine_arn = (
-            f"arn:aws:states:{self.region}:{self.account_id}:stateMachine:"
-            f"{names['state_machine']}"
-        )
-        self._outputs["state_machine_arn"] = state_machine_arn
         variables = self.function_environment()
         for spec in FUNCTIONS:
-            self.function_arns[spec.name] = self._create_function(
-                spec, functions_role, code, variables
-            )
+            self.function_arns[spec.name] = self._create_function(spec, role, code, variables)
 
-        # The per-medium workflow, rendered by the same function the Pulumi program calls.
+    def _create_workflow(self, role: str, expected_arn: str) -> None:
+        """The per-medium workflow, rendered by the same function the Pulumi program calls."""
         self.definition = render_transfer_definition(
             function_arns=self.function_arns,
-            table_name=names["table"],
+            table_name=self.names["table"],
             max_concurrent_media=self.max_concurrent_media,
             map_concurrency=self.map_concurrency,
             retry=self.retry,
         )
-        created = c["stepfunctions"].create_state_machine(
-            name=names["state_machine"], definition=self.definition, roleArn=workflow_role,
+        created = self._clients["stepfunctions"].create_state_machine(
+            name=self.names["state_machine"], definition=self.definition, roleArn=role,
             type="EXPRESS",
         )["stateMachineArn"]
-        if created != state_machine_arn:
-            raise RuntimeError(f"state machine {created}, expected {state_machine_arn}")
-
-        self._outputs = {
-            "endpoint_url": self.endpoint_url,
-            "region": self.region,
-            "stack": self.stack,
-            "account_id": self.account_id,
-            "bucket": bucket,
-            "table": names["table"],
-            "stream_arn": stream_arn,
-            "state_machine_arn": state_machine_arn,
-            "secret_id": names["secret"],
-            "secret_arn": secret_arn,
-            "topic_arn": topic_arn,
-            "alerts_queue_url": queue_url,
-            "list_function": self.function_name("list"),
-            "functions": {spec.name: self.function_name(spec.name) for spec in FUNCTIONS},
-            "outputs_parameter": outputs_parameter_name(self.stack),
-        }
-        c["ssm"].put_parameter(
-            Name=outputs_parameter_name(self.stack), Type="String",
-            Value=json.dumps(self._outputs, sort_keys=True), Overwrite=True,
-        )
+        if created != expected_arn:
+            raise RuntimeError(f"state machine {created}, expected {expected_arn}")
 
     def _create_function(
         self, spec: FunctionSpec, role: str, code: bytes, variables: Mapping[str, str]
@@ -497,9 +542,10 @@ class LocalCloud:
         c = self._clients["lambda"]
         name = self.function_name(spec.name)
         arn = c.create_function(
-            FunctionName=name, Runtime="python3.12", Role=role, Handler=spec.handler,
+            FunctionName=name, Runtime=stack_contract.LAMBDA_RUNTIME, Role=role,
+            Handler=spec.handler,
             Code={"ZipFile": code}, Description=spec.description, Timeout=spec.timeout_s,
-            MemorySize=spec.memory_mb, Architectures=["arm64"],
+            MemorySize=spec.memory_mb, Architectures=[stack_contract.LAMBDA_ARCHITECTURE],
             Environment={"Variables": dict(variables)},
         )["FunctionArn"]
         if spec.reserved_concurrency:

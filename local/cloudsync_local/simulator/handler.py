@@ -341,7 +341,8 @@ class SimHandler(BaseHTTPRequestHandler):
             return
         per_page = sim.page_size_override or min(requested, sim.max_per_page)
         media = sim.library.query(types=types, states=states, captured_range=captured,
-                                  include_removed=first(faults, "stale_listing") is not None)
+                                  include_removed=first(faults, "stale_listing") is not None,
+                                  order_by=query.get("order_by", "captured_at"))
         total = len(media)
         start = (page - 1) * per_page
         window = media[start : start + per_page]

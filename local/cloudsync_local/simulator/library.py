@@ -113,6 +113,44 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _chapter_sizes(size: int, chapters: int, chapter_sizes: Sequence[int] | None) -> list[int]:
+    """Chapter sizes as given, else ``size`` split evenly over ``chapters`` (remainder last)."""
+    if chapter_sizes is not None:
+        return list(chapter_sizes)
+    if chapters < 1:
+        raise ValueError("chapters must be >= 1")
+    each = size // chapters
+    return [each] * (chapters - 1) + [size - each * (chapters - 1)]
+
+
+def _video_files(media_id: str, sizes: list[int], width: int, height: int,
+                 file_type: str) -> tuple[list[SimFile], list[SimFile]]:
+    """A video's ``files`` (a proxy) and ``variations`` (one ``source`` per chapter, then the
+    decoys: ``concat`` when chaptered, ``high_res_proxy_mp4``, ``mp4_low``)."""
+    total = sum(sizes)
+
+    def mk(file_id: str, fsize: int, original: bool, **kw: Any) -> SimFile:
+        kind = file_type if file_id.startswith("source") else "mp4"
+        return SimFile(media_id, file_id, fsize, kind, original, **kw)
+
+    files = [mk("proxy-1", total // 16 + 1, False, item_number=1, width=1920, height=1080)]
+    variations = [
+        mk(f"source-{i}", s, True, label="source", quality="high", item_number=i,
+           width=width, height=height)
+        for i, s in enumerate(sizes, start=1)
+    ]
+    if len(sizes) > 1:
+        variations.append(mk("concat", total, False, label="concat", quality="high",
+                             width=width, height=height))
+    variations += [
+        mk("high_res_proxy_mp4", total // 8 + 1, False, label="high_res_proxy_mp4",
+           quality="1440p", width=1920, height=1440),
+        mk("mp4_low", total // 64 + 1, False, label="mp4_low", quality="240p",
+           width=320, height=240),
+    ]
+    return files, variations
+
+
 def _video_extras(media: Media, sizes: list[int], n: int, *, gpmf: bool,
                   unavailable: bool) -> None:
     """gpmf sidecars (the telemetry track alone, type "1.mp4", and a stabilisation file) and an
@@ -193,38 +231,13 @@ class Library:
         """
         with self._lock:
             media_id, n = self._next()
-            if chapter_sizes is None:
-                if chapters < 1:
-                    raise ValueError("chapters must be >= 1")
-                each = size // chapters
-                chapter_sizes = [each] * (chapters - 1) + [size - each * (chapters - 1)]
-            sizes = list(chapter_sizes)
+            sizes = _chapter_sizes(size, chapters, chapter_sizes)
             total = sum(sizes)
             name = filename if filename is not None else f"GX01{n % 10000:04d}.MP4"
             captured, created = self._times(n, captured_at)
-
-            def mk(file_id: str, fsize: int, original: bool, **kw: Any) -> SimFile:
-                kind = file_type if file_id.startswith("source") else "mp4"
-                return SimFile(media_id, file_id, fsize, kind, original, **kw)
-
             media = Media(key=media_id, item={}, filename=name)
-            media.files = [mk("proxy-1", total // 16 + 1, False, item_number=1, width=1920,
-                              height=1080)]
-            media.variations = [
-                mk(f"source-{i}", s, True, label="source", quality="high", item_number=i,
-                   width=width, height=height)
-                for i, s in enumerate(sizes, start=1)
-            ]
-            if len(sizes) > 1:
-                media.variations.append(
-                    mk("concat", total, False, label="concat", quality="high", width=width,
-                       height=height))
-            media.variations += [
-                mk("high_res_proxy_mp4", total // 8 + 1, False, label="high_res_proxy_mp4",
-                   quality="1440p", width=1920, height=1440),
-                mk("mp4_low", total // 64 + 1, False, label="mp4_low", quality="240p",
-                   width=320, height=240),
-            ]
+            media.files, media.variations = _video_files(media_id, sizes, width, height,
+                                                         file_type)
             media.sprites = [SimFile(media_id, "sprite", 4 * KiB + n % 97, "jpg", False)]
             _video_extras(media, sizes, n, gpmf=gpmf, unavailable=unavailable_duplicate)
             media.item = {
@@ -494,8 +507,10 @@ class Library:
         states: set[str] | None = None,
         captured_range: tuple[datetime, datetime] | None = None,
         include_removed: bool = False,
+        order_by: str = "captured_at",
     ) -> list[Media]:
-        """Matching media, newest capture first (unparseable capture times last)."""
+        """Matching media, newest first by ``order_by`` (``captured_at`` or ``created_at``,
+        the upload time; unparseable times last)."""
         with self._lock:
             media = list(self._media.values())
         out: list[Media] = []
@@ -512,6 +527,6 @@ class Library:
                     continue
             out.append(m)
         floor = datetime.min.replace(tzinfo=UTC)
-        out.sort(key=lambda m: (parse_time(m.item.get("captured_at")) or floor, m.key),
-                 reverse=True)
+        field = "created_at" if order_by == "created_at" else "captured_at"
+        out.sort(key=lambda m: (parse_time(m.item.get(field)) or floor, m.key), reverse=True)
         return out

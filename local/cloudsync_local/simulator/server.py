@@ -10,8 +10,8 @@ import hashlib
 import socket
 import threading
 import time
-from types import TracebackType
 
+from ..running import Running
 from . import links
 from .auth import AuthStore, BrowserToken
 from .faults import FaultSet
@@ -21,7 +21,7 @@ from .origin import OriginStore
 from .stats import Stats
 
 
-class GoProSimulator:
+class GoProSimulator(Running):
     def __init__(
         self,
         *,
@@ -93,17 +93,6 @@ class GoProSimulator:
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-
-    def __enter__(self) -> GoProSimulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _track(self, conn: socket.socket, *, add: bool) -> None:
         with self._conn_lock:

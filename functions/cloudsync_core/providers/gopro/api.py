@@ -3,7 +3,8 @@
 Listing: ``GET /media/search`` page by page. Originals: ``GET /media/{id}/download``, which
 answers with pre-signed CDN links (secrets: never logged, never in an error message). Which
 files of that answer are originals is decided by ONE rule table, by what the answer contains
-and never by the medium's type: ``gopro_originals.py``.
+and never by the medium's type: ``originals.py`` beside this module. How the login travels
+(a Bearer header, or the web app's cookies with a Bearer fallback) is ``auth.py``'s.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any, ClassVar, Final
 
 import requests
 
-from ..credentials import COOKIE_RELOGIN_HINT, OAUTH_RELOGIN_HINT, AccessGrant, Channel
-from ..errors import (
+from ...credentials import AccessGrant, Channel
+from ...errors import (
     AccountRefusedError,
     DeletedAtSourceError,
     InvalidMediaError,
@@ -26,12 +27,13 @@ from ..errors import (
     TransientError,
     redact_url,
 )
-from ..http import HttpRetryPolicy, backoff_delays, new_session, request_with_retries
-from ..keys import check_media_id
-from ..models import ListFilters, MediaItem, Selection, SourceFile
-from ..settings import Settings
-from .base import CloudProvider, Page
-from .gopro_originals import RULES, chapter_filename, frame_filename, select
+from ...http import HttpRetryPolicy, backoff_delays, new_session, request_with_retries
+from ...keys import check_media_id
+from ...models import ListFilters, MediaItem, Selection, SourceFile
+from ...settings import Settings
+from ..base import CloudProvider, Page
+from .auth import LAYOUT
+from .originals import RULES, chapter_filename, frame_filename, select
 
 __all__ = ["RULES", "GoProProvider", "chapter_filename", "frame_filename", "select_originals"]
 
@@ -152,6 +154,7 @@ def parse_media_item(raw: object, provider: str = "gopro") -> MediaItem | str:
         item_count=_count(raw.get("item_count")),
         ready=_ready(raw.get("ready_to_view")),
         facts=_facts(raw),
+        camera=_text(raw.get("camera_model"), 64),
     )
 
 
@@ -236,8 +239,7 @@ class GoProProvider(CloudProvider):
                     continue
             if status == 401:
                 if renewed:
-                    hint = OAUTH_RELOGIN_HINT if self._grant.mode == "oauth" else (
-                        COOKIE_RELOGIN_HINT)
+                    hint = LAYOUT.relogin_hint(self._grant.mode)
                     raise ReauthenticationRequiredError(
                         f"{what}: GoPro refused the renewed credentials (401): {hint}"
                     )
@@ -294,7 +296,8 @@ class GoProProvider(CloudProvider):
             "page": str(page),
             "per_page": str(self._per_page),
             "fields": SEARCH_FIELDS,
-            "order_by": "captured_at",
+            # "created_at" is upload time (dustin/gopro-plus lists by it, newest first)
+            "order_by": "created_at" if filters.order == "uploaded" else "captured_at",
         }
         if filters.media_types:
             params["type"] = ",".join(filters.media_types)

@@ -2,7 +2,8 @@
 
 The answer is judged by what it contains, never by the medium's ``type`` (rclone counts the
 ``source`` variations; dustin/gopro archives what is there). Every row of ``RULES`` is one rule
-of /work/shared/gopro-api.md, named, and tested by name (tests/unit/test_gopro_rules.py):
+of /work/shared/gopro-api.md, named, and tested by name (tests/unit/test_gopro_rules.py);
+the provider catalog lists it as GoPro's ``rules``:
 
 - the first *choosing* row that applies decides the medium's originals (or that it is not a
   medium at all: ``NotMediaError``, which ends SKIPPED);
@@ -25,8 +26,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from ..errors import IncompleteMediumError, InvalidMediaError, NotMediaError
-from ..models import MediaItem, Selection, SourceFile
+from ...errors import IncompleteMediumError, InvalidMediaError, NotMediaError
+from ...models import MediaItem, Selection, SourceFile
+from ..base import size_shortfall
 
 MAX_NAME_CHARS: Final = 1024
 PHOTO_EXTENSIONS: Final = frozenset({"jpg", "jpeg", "gpr", "png", "heic", "dng"})
@@ -62,29 +64,44 @@ def chapter_filename(filename: str, chapter: int, chapters: int) -> str:
     chapter, else ``stem_NN.ext``.
     """
     if 1 <= chapter <= 99:
-        basic = _BASIC.match(filename)
-        if basic:
-            prefix, first, counter, ext = basic.groups()
-            number = int(first) + chapter - 1
-            if number <= 99:
-                return f"{prefix}{number:02d}{counter}{ext}"
-        hero5 = _HERO5.match(filename)
-        if hero5:
-            prefix, counter, ext = hero5.groups()
-            if chapter == 1:
-                return filename
-            gp = "GP" if prefix.isupper() else "gp"
-            return f"{gp}{chapter - 1:02d}{counter}{ext}"
-        looped = _LOOPED.match(filename)
-        if looped:
-            prefix, letters, counter, ext = looped.groups()
-            number = int(counter) + chapter - 1
-            if number <= 9999:
-                return f"{prefix}{letters}{number:04d}{ext}"
+        named = _camera_chapter(filename, chapter)
+        if named is not None:
+            return named
     if chapters <= 1 and chapter == 1:
         return filename
     stem, ext = _split(filename)
     return f"{stem}_{chapter:02d}{ext}"
+
+
+def _counted(first: str, chapter: int, digits: int) -> str | None:
+    """``first`` (a camera's counter) moved on by ``chapter - 1``, if it still fits ``digits``."""
+    number = int(first) + chapter - 1
+    return f"{number:0{digits}d}" if number < 10**digits else None
+
+
+# Names whose chapters advance one group: (pattern, the group that counts, its digits).
+_COUNTING: Final = ((_BASIC, 1, 2), (_LOOPED, 2, 4))
+
+
+def _camera_chapter(filename: str, chapter: int) -> str | None:
+    """The camera's own name for ``chapter`` when ``filename`` follows a known scheme."""
+    for pattern, group, digits in _COUNTING:
+        match = pattern.match(filename)
+        if match:
+            parts = list(match.groups())
+            number = _counted(parts[group], chapter, digits)
+            if number is None:
+                return None
+            parts[group] = number
+            return "".join(parts)
+    hero5 = _HERO5.match(filename)
+    if hero5:
+        prefix, counter, ext = hero5.groups()
+        if chapter == 1:
+            return filename
+        gp = "GP" if prefix.isupper() else "gp"
+        return f"{gp}{chapter - 1:02d}{counter}{ext}"
+    return None
 
 
 def frame_filename(filename: str, frame: int, ext: str | None = None) -> str:
@@ -419,6 +436,16 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
 )
 RULE_NAMES: Final = tuple(rule.name for rule in RULES)
+__all__ = [
+    "RULES",
+    "RULE_NAMES",
+    "Rule",
+    "chapter_filename",
+    "frame_filename",
+    "prefer_available",
+    "select",
+    "size_shortfall",
+]
 
 
 def select(
@@ -449,10 +476,3 @@ def select(
     if chooser.counts_bytes(a) and listed is not None and listed.file_size:
         expected = listed.file_size
     return Selection(originals=[*chosen, *extra], rule=chooser.name, expected_bytes=expected)
-
-
-def size_shortfall(expected: int, found: int) -> int:
-    """Bytes the originals lack against the listing's size, beyond its usual drift (a few KB
-    after reprocessing): 0 when they account for it."""
-    tolerance = max(256 * 1024, expected // 1000)
-    return max(0, expected - found - tolerance)
