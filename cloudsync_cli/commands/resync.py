@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 
 from cloudsync_core.sync.listing import new_run_id
-from cloudsync_core.sync.summary import send_summary
+from cloudsync_core.sync.summary import Channels, send_summary
 from cloudsync_core.tracker import IN_PROGRESS, MediaRow
 
 from ..context import Context
 from ..errors import EXIT_FAILED, EXIT_OK, CliError
 from ..output import plural, to_json
+from .notify import notify_secret_id
 from .sync import add_wait_options, wait_and_report
 
 
@@ -87,8 +88,18 @@ def resync(ctx: Context, provider: str, rows: list[MediaRow]) -> tuple[str, list
         if tracker.end_listing(
             run_id, queued=len(queued), requeued=len(queued), expected_bytes=expected
         ):  # every medium finished before we closed the listing: the summary is ours to send
-            send_summary(ctx.tracker, ctx.aws.client("sns"), ctx.outputs.topic_arn or "", run_id)
+            send_summary(ctx.tracker, ctx.aws.client("sns"), ctx.outputs.topic_arn or "", run_id,
+                         channels=_channels(ctx))
     return run_id, queued
+
+
+def _channels(ctx: Context) -> Channels | None:
+    """The stack's Slack and webhook channels (None: a stack deployed before they existed)."""
+    try:
+        secret_id = notify_secret_id(ctx)
+    except CliError:
+        return None
+    return Channels(ctx.aws.client("secretsmanager"), ctx.outputs.stack, secret_id)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

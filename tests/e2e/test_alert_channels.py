@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -92,6 +93,17 @@ def test_a_failed_run_posts_one_summary_to_each_channel_after_a_500(
     results = {r["channel"]: r["ok"] for r in json.loads(out)["results"]}
     assert code == 0 and results == {"email": True, "slack": True, "webhook": True}
     assert [b["kind"] for b in receiver.accepted("/hook")] == ["run_summary", "test"]
+
+    # A resync that fails again reaches the channels too (the CLI sends the summary of a
+    # resync run that ends before it closes its listing; the workflow's notify otherwise).
+    code, out, err = cli("resync", broken, "--wait", "--json")
+    assert code == 1, err
+    deadline = time.monotonic() + 10  # the workflow's Notify step may post after the run ends
+    while len(receiver.accepted("/hook")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    *_, again = receiver.accepted("/hook")
+    assert again["kind"] == "run_summary" and again["run_id"] != report["run_id"]
+    assert [f["media_id"] for f in again["failures"]] == [broken]
 
 
 def test_a_receiver_that_is_down_costs_the_email_nothing(stack: Stack) -> None:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import requests
 from botocore.exceptions import ClientError
 
+from ..aws import error_code, translate
 from ..errors import CloudSyncError, ConfigurationError, TransientError
 from ..http import USER_AGENT, backoff_delays, parse_retry_after, quiet_urllib3
 from ..observability import logger, register_secret
@@ -98,11 +99,10 @@ def load_urls(secrets: SecretsManagerClient, secret_id: str | None = None) -> Ch
         return ChannelUrls()
     try:
         text = secrets.get_secret_value(SecretId=secret_id).get("SecretString") or ""
-    except ClientError as e:
-        if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+    except Exception as e:  # every SDK failure becomes typed: send_alert never raises
+        if isinstance(e, ClientError) and error_code(e) == "ResourceNotFoundException":
             return ChannelUrls()  # created by the stack, no value stored yet: channels off
-        raise TransientError("could not read the notify secret "
-                             f"({e.response.get('Error', {}).get('Code')})") from e
+        raise translate(e, "read the notify secret") from e
     return ChannelUrls.from_secret(text)
 
 

@@ -10,6 +10,7 @@ record), and a failed post there never stops or undoes the email.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..alerts import Alert, FailedMedium, send_alert
@@ -20,6 +21,7 @@ from ..services import Services
 from ..tracker import Outcome, RunRecord, Tracker
 
 if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
 
 MAX_LISTED_FAILURES = 20
@@ -101,20 +103,37 @@ def publish_summary(services: Services, run_id: str) -> bool:
     The email first; then the other channels, each claimed on the run record so that a retried
     notify posts nothing twice."""
     services.settings.require("topic_arn")
-    tracker = services.tracker
-    if not send_summary(tracker, services.sns, services.settings.topic_arn, run_id):
+    return send_summary(services.tracker, services.sns, services.settings.topic_arn, run_id,
+                        channels=Channels(services.secrets, services.settings.environment))
+
+
+@dataclass(frozen=True)
+class Channels:
+    """Where the Slack and webhook channels' URLs are: the notify secret (None: the function's
+    environment names it) and the stack named in the messages."""
+
+    secrets: SecretsManagerClient
+    stack: str
+    secret_id: str | None = None
+
+
+def send_summary(tracker: Tracker, sns: SNSClient, topic_arn: str, run_id: str,
+                 channels: Channels | None = None) -> bool:
+    """The run's summary when anything failed: the email first, then each channel, claimed on
+    the run record so that a retried notify posts nothing twice. ``publish_summary`` for
+    callers without a function's settings (the CLI's resync)."""
+    if not _email_summary(tracker, sns, topic_arn, run_id):
         return False
     run = tracker.get_run(run_id)
-    if run is not None:
-        alert = summary_alert(run, failed_media(tracker, run), services.settings.environment)
-        send_alert(services.secrets, alert,
+    if run is not None and channels is not None:
+        alert = summary_alert(run, failed_media(tracker, run), channels.stack)
+        send_alert(channels.secrets, alert, secret_id=channels.secret_id,
                    claim=lambda channel, release: tracker.claim_delivery(
                        run_id, channel, release=release))
     return True
 
 
-def send_summary(tracker: Tracker, sns: SNSClient, topic_arn: str, run_id: str) -> bool:
-    """``publish_summary`` for callers without a function's settings (the CLI's resync)."""
+def _email_summary(tracker: Tracker, sns: SNSClient, topic_arn: str, run_id: str) -> bool:
     run = tracker.get_run(run_id)
     if run is None or not (run.failed or run.timed_out):
         logger.info("run finished cleanly", extra={"run_id": run_id})
