@@ -113,7 +113,7 @@ class Usage:
     # measured by make bench (benchmarks 1, 3 and 4); the defaults are its figures
     parts_per_gib: float = 64.0  # the engine's 16 MiB parts
     transfer_mbit_s: float = 384.0  # one transfer invocation in AWS: 8 ranges x 48 Mbit/s
-    transfer_cpu_s_per_gib: float = 4.47  # CPU seconds the transfer function spends per GiB
+    transfer_cpu_s_per_gib: float = 5.21  # CPU seconds the transfer function spends per GiB
     lister_read_units_per_medium: float = 1.0  # BatchGetItem, consistent reads, every night
     lister_write_units_per_new_medium: float = 1.0  # the conditional PutItem of a new row
     gopro_calls_per_medium: float = 0.01  # one search page per 100 media (not an AWS cost)
