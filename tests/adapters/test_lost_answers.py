@@ -145,3 +145,22 @@ def test_lost_answers_on_every_retried_conditional_move(services: Services, code
     row = tracker.get("gopro", "d" * 24)
     assert row is not None and (row.status, row.wake) == (PENDING, 3)
     assert sum(plan.fired.values()) == 3
+
+
+def test_a_lost_answer_to_an_alert_claim_still_sends_the_alert(services: Services) -> None:
+    """Without the read-back the retried claim finds the claim taken (by itself) and the alert
+    (a run summary to Slack, the one pause email) is never sent."""
+    tracker, db = services.tracker, services.dynamodb
+    tracker.start_run("run-1", "gopro", "test")
+    pause = tracker.pause("gopro", "AccountRefusedError", "refused")
+    plan = FaultPlan()
+    plan.attach(db)
+    plan.add("dynamodb", "UpdateItem", kind="lost", count=2)
+
+    assert tracker.claim_delivery("run-1", "webhook")
+    assert tracker.claim_pause_alert(pause.since)
+    assert plan.fired[("dynamodb", "UpdateItem", "lost")] == 2
+    plan.clear()
+    # and each claim is still had once only
+    assert not tracker.claim_delivery("run-1", "webhook")
+    assert not tracker.claim_pause_alert(pause.since)

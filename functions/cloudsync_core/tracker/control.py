@@ -8,6 +8,7 @@ lift it are allowed to update the table, not to delete from it.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,7 +17,7 @@ from ..aws import error_code, translate, with_retries
 from .clock import utc_now_iso
 from .codec import from_item, to_item
 from .rows import Pause
-from .table import TableAccess
+from .table import WRITE_TOKEN, TableAccess
 
 # The pause flag: one control row, under a reserved provider name no provider can take.
 CONTROL_PROVIDER = "#control"
@@ -54,13 +55,18 @@ class ControlStore(TableAccess):
         self._alert_flag(since, sent=False)
 
     def _alert_flag(self, since: str, *, sent: bool) -> dict[str, Any] | None:
+        # A retry that finds the flag already moved reads the token back: was the move ours?
+        token = uuid.uuid4().hex
         return self._update(
             "mark the pause alert",
+            confirm=self._wrote(CONTROL_PROVIDER, PAUSE_ID, token),
             Key=self._key(CONTROL_PROVIDER, PAUSE_ID),
-            UpdateExpression="SET alerted = :to",
+            UpdateExpression="SET alerted = :to, #tok = :tok",
             ConditionExpression="since = :since AND "
             + ("(attribute_not_exists(alerted) OR alerted = :from)" if sent else "alerted = :from"),
-            ExpressionAttributeValues=to_item({":to": sent, ":from": not sent, ":since": since}),
+            ExpressionAttributeNames={"#tok": WRITE_TOKEN},
+            ExpressionAttributeValues=to_item(
+                {":to": sent, ":from": not sent, ":since": since, ":tok": token}),
         )
 
     def clear_pause(self, since: str | None = None) -> Pause | None:

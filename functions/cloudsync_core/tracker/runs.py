@@ -138,13 +138,16 @@ class RunStore(TableAccess):
                 UpdateExpression="REMOVE #d", ConditionExpression="attribute_exists(#k)",
                 ExpressionAttributeNames=names,
             )
-        else:
+        else:  # a retry that finds the claim taken reads its token back: was it ours?
+            token = uuid.uuid4().hex
             answer = self._update(
                 "claim alert delivery", Key=self._key(schema.RUN_PROVIDER, run_id),
-                UpdateExpression="SET #d = :now",
+                confirm=self._wrote(schema.RUN_PROVIDER, run_id, token),
+                UpdateExpression="SET #d = :now, #tok = :tok",
                 ConditionExpression="attribute_exists(#k) AND attribute_not_exists(#d)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item({":now": utc_now_iso(self._clock)}),
+                ExpressionAttributeNames={**names, "#tok": WRITE_TOKEN},
+                ExpressionAttributeValues=to_item(
+                    {":now": utc_now_iso(self._clock), ":tok": token}),
             )
         return answer is not None
 
